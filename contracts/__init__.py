@@ -1,0 +1,1 @@
+"""The LeadVibe conformance gate: Schemathesis and Hypothesis contracts against the mock or a deployment."""

@@ -1,0 +1,1 @@
+"""A stateful mock server of the LeadVibe lead API, driven by openapi.yaml."""

@@ -1,0 +1,27 @@
+"""Mock-only endpoints, outside the contract and without auth: health, reset to the seed, the spec."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, send_file
+
+from mock_server.spec import default_spec_path
+from mock_server.state import mock_state
+
+admin = Blueprint("mock_admin", __name__)
+
+
+@admin.get("/_mock/health")
+def health() -> Response:
+    return jsonify(status="ok", leads=mock_state(current_app).store.lead_count())
+
+
+@admin.post("/_mock/reset")
+def reset() -> Response:
+    mock_state(current_app).store.reset()
+    return Response(status=204)
+
+
+@admin.get("/openapi.yaml")
+def openapi() -> Response:
+    path = mock_state(current_app).config.spec_path or default_spec_path()
+    return send_file(path, mimetype="application/yaml")

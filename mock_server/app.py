@@ -1,0 +1,138 @@
+"""The Flask application factory: binds each operation of openapi.yaml to its handler.
+
+Per request: authenticate (401), scope to the active OU, validate against the spec (400/413/415),
+run the handler, render JSON. Routing errors (404/405) and every other error leave as RFC 9457
+problem documents, never as HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import Flask, Response, request
+from flask_cors import CORS
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from mock_server.admin import admin
+from mock_server.auth import ACTIVE_OU_COOKIE, Directory
+from mock_server.config import MockConfig
+from mock_server.handlers import Call, Handler, Reply, all_handlers
+from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, method_not_allowed
+from mock_server.seed import load_seed
+from mock_server.spec import OperationSpec, SpecError, load_spec
+from mock_server.state import EXTENSION, MockState
+from mock_server.store import StoreLimits
+from mock_server.validation import RequestValidator
+
+log = logging.getLogger("mock_server")
+
+
+def _json(body: Any, status: int, media_type: str) -> Response:
+    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False), status, mimetype=media_type)
+
+
+def render_problem(problem: ApiProblem) -> Response:
+    response = _json(problem.to_dict(), problem.status, PROBLEM_MEDIA_TYPE)
+    response.headers.update(problem.headers)
+    return response
+
+
+def _render(reply: Reply) -> Response:
+    response = _json(reply.body, reply.status, "application/json")
+    response.headers.update(reply.headers)
+    for name, value in reply.cookies.items():
+        response.set_cookie(name, value, httponly=True, samesite="Lax", path="/")
+    return response
+
+
+def _check_response(operation: OperationSpec, reply: Reply) -> None:
+    validator = operation.responses.get(reply.status)
+    if reply.status not in operation.responses:
+        raise AssertionError(f"{operation.label}: status {reply.status} is not in openapi.yaml")
+    if validator is not None:
+        errors = [error.message for error in validator.iter_errors(reply.body)]
+        if errors:
+            raise AssertionError(f"{operation.label} {reply.status} violates openapi.yaml: {errors[0]}")
+
+
+def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
+    def view(**path: str) -> Response:
+        principal = state.directory.authenticate(request.headers.get("Authorization"))
+        scope = principal.scope(request.cookies.get(ACTIVE_OU_COOKIE))
+        body = request.get_data(cache=False) if operation.body is not None else b""
+        valid = state.validator.validate(
+            operation, path, request.args.to_dict(flat=False), request.headers.get("Content-Type"), body
+        )
+        reply = handler(Call(principal, scope, valid, state.store, state.directory))
+        if state.config.validate_responses:
+            _check_response(operation, reply)
+        return _render(reply)
+
+    view.__name__ = operation.operation_id
+    return view
+
+
+def _http_problem(error: HTTPException) -> ApiProblem:
+    status = error.code or 500
+    if isinstance(error, MethodNotAllowed):
+        return method_not_allowed(request.method, list(error.valid_methods or []))
+    if status == 404:
+        return ApiProblem(404, "not-found", f"No operation of the lead API at {request.path}.")
+    if status == 413:
+        return ApiProblem(413, "payload-too-large", "The request body is over the size limit of 1 MiB.")
+    if status == 400:
+        detail = error.description or "The request could not be read."
+        return ApiProblem(400, "validation-error", detail, errors=[FieldError("body", "", detail)])
+    return ApiProblem(status, error.name.lower().replace(" ", "-"), error.description or error.name)
+
+
+def _register_errors(app: Flask) -> None:
+    app.register_error_handler(ApiProblem, render_problem)
+    app.register_error_handler(HTTPException, lambda error: render_problem(_http_problem(error)))
+
+    def internal_error(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return render_problem(ApiProblem(500, "internal-error", "The mock hit an internal error."))
+
+    app.register_error_handler(Exception, internal_error)
+
+
+def create_app(config: MockConfig | None = None) -> Flask:
+    """A fresh mock: spec compiled, seed loaded, every operation bound to its handler."""
+    config = config or MockConfig()
+    spec = load_spec(config.spec_path)
+    seed = load_seed(config.seed_path, spec)
+    store = config.store_class(
+        seed, StoreLimits.from_spec(spec), clock=config.clock, deletion_delay=config.deletion_delay
+    )
+    state = MockState(config, spec, RequestValidator(spec), store, Directory(seed))
+
+    handlers = all_handlers()
+    missing = set(spec.operations) - set(handlers)
+    extra = set(handlers) - set(spec.operations)
+    if missing or extra:
+        raise SpecError(f"handlers and openapi.yaml disagree: no handler for {missing}, no operation for {extra}")
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = spec.max_request_bytes
+    app.extensions[EXTENSION] = state
+    for operation in spec.operations.values():
+        app.add_url_rule(
+            operation.flask_rule,
+            endpoint=operation.operation_id,
+            view_func=_view(state, operation, handlers[operation.operation_id]),
+            methods=[operation.method.upper()],
+        )
+    if config.admin_endpoints:
+        app.register_blueprint(admin)
+    _register_errors(app)
+    CORS(
+        app,
+        origins=list(config.cors_origins),
+        supports_credentials=True,
+        allow_headers=["Authorization", "Content-Type"],
+        max_age=600,
+    )
+    return app

@@ -1,0 +1,110 @@
+"""`leadvibe-mock` (also `python -m mock_server`): serve the mock under granian, one worker process.
+
+One worker, because the state is in memory. granian does the HTTP work in Rust and runs the Flask app
+on its Python thread pool; it was chosen over waitress and gunicorn by measurement (README,
+Performance; `make bench`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server import Server
+
+from mock_server.app import create_app
+from mock_server.config import LOCAL_ORIGINS, MockConfig
+from mock_server.seed import DEFAULT_SEED, SeedError
+from mock_server.spec import SpecError
+from mock_server.state import mock_state
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadvibe-mock",
+        description="A stateful mock of the LeadVibe lead API, driven by openapi.yaml.",
+        epilog="Demo tokens: kbn_pat_demo (org_456: unit_default, unit_emea), kbn_pat_demo_emea (org_456: "
+        "unit_emea), kbn_pat_other (org_789). Mock-only endpoints: GET /_mock/health, POST /_mock/reset, "
+        "GET /openapi.yaml.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=4010, help="port to listen on (default 4010)")
+    parser.add_argument(
+        "--seed",
+        type=Path,
+        default=DEFAULT_SEED,
+        metavar="FILE",
+        help="seed file (YAML or JSON) loaded at start and on reset (default: the shipped demo seed)",
+    )
+    parser.add_argument(
+        "--deletion-delay",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a deletion stays 'pending' before it is 'completed' (default 5; 0 completes at once)",
+    )
+    parser.add_argument(
+        "--cors-origin",
+        action="append",
+        metavar="ORIGIN",
+        help="an allowed CORS origin (exact, or a regular expression); repeat for more "
+        "(default: any http(s)://localhost, 127.0.0.1 or [::1] port)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="Python threads that run requests (default 1: measured fastest under the GIL; HTTP I/O runs "
+        "on granian's own threads either way)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not print the start-up banner")
+    return parser
+
+
+_APP: Flask | None = None
+
+
+def _worker_app(config: MockConfig) -> Flask:
+    """The app of granian's worker: inherited from the parent when forked, else built anew (spawn)."""
+    return _APP if _APP is not None else create_app(config)
+
+
+def main(argv: list[str] | None = None) -> None:
+    global _APP  # noqa: PLW0603 -- built once in the parent, so a bad seed fails before serving
+    args = build_parser().parse_args(argv)
+    if args.deletion_delay < 0:
+        sys.exit("leadvibe-mock: --deletion-delay must not be negative")
+    config = MockConfig(
+        seed_path=args.seed,
+        deletion_delay=timedelta(seconds=args.deletion_delay),
+        cors_origins=tuple(args.cors_origin or LOCAL_ORIGINS),
+    )
+    try:
+        app = _APP = create_app(config)
+    except (SeedError, SpecError) as exc:
+        sys.exit(f"leadvibe-mock: {exc}")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not args.quiet:
+        leads = mock_state(app).store.lead_count()
+        print(
+            f"leadvibe-mock: {leads} leads from {args.seed}; serving http://{args.host}:{args.port}\n"
+            f"  try: curl -H 'Authorization: Bearer kbn_pat_demo' http://{args.host}:{args.port}/lead/ld_123",
+            flush=True,
+        )
+    server = Server(
+        target="mock_server",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.WSGI,
+        workers=1,
+        blocking_threads=args.threads,
+        log_level=LogLevels.warning,
+    )
+    server.serve(target_loader=functools.partial(_worker_app, config), wrap_loader=False)

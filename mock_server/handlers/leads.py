@@ -1,0 +1,63 @@
+"""Handlers of the lead operations: read, update, merge metadata, delete, aliases, lists, by alias."""
+
+from __future__ import annotations
+
+from mock_server.handlers import Call, Reply, handles
+from mock_server.problems import FieldError, validation_error
+from mock_server.store import LeadQuery
+
+
+@handles("getLead")
+@handles("getLeadByPluralPath")
+def get_lead(call: Call) -> Reply:
+    return Reply(200, call.store.get_lead(call.scope, call.request.path["leadID"]))
+
+
+@handles("updateLead")
+def update_lead(call: Call) -> Reply:
+    return Reply(200, call.store.update_lead(call.scope, call.request.path["leadID"], call.request.body))
+
+
+@handles("patchLeadMetadata")
+def patch_lead_metadata(call: Call) -> Reply:
+    return Reply(200, call.store.patch_metadata(call.scope, call.request.path["leadID"], call.request.body))
+
+
+@handles("deleteLead")
+def delete_lead(call: Call) -> Reply:
+    return Reply(200, call.store.delete_lead(call.scope, call.request.path["leadID"]))
+
+
+@handles("getLeadDeletionStatus")
+def get_lead_deletion_status(call: Call) -> Reply:
+    return Reply(200, call.store.deletion_status(call.scope, call.request.path["leadID"]))
+
+
+@handles("listLeadAliases")
+def list_lead_aliases(call: Call) -> Reply:
+    return Reply(200, call.store.list_aliases(call.scope, call.request.path["leadID"]))
+
+
+@handles("getLeadByAlias")
+def get_lead_by_alias(call: Call) -> Reply:
+    query = call.request.query
+    return Reply(200, call.store.find_by_alias(call.scope, query["kind"], query["value"]))
+
+
+@handles("listLeads")
+def list_leads(call: Call) -> Reply:
+    query = call.request.query
+    min_score, max_score = query.get("min_score"), query.get("max_score")
+    if min_score is not None and max_score is not None and min_score > max_score:
+        detail = f"min_score ({min_score}) must not be greater than max_score ({max_score})"
+        raise validation_error([FieldError("query", "min_score", detail), FieldError("query", "max_score", detail)])
+    lead_query = LeadQuery(
+        page=query["page"],
+        limit=query["limit"],
+        min_score=min_score,
+        max_score=max_score,
+        event_type=query.get("event_type"),
+        last_active=query.get("last_active"),
+        created_range=query.get("range"),
+    )
+    return Reply(200, call.store.list_leads(call.scope, lead_query))

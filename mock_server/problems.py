@@ -1,0 +1,111 @@
+"""RFC 9457 problem details: the one error format of every 4xx and 5xx the mock sends.
+
+Free of Flask: the store and the validators raise `ApiProblem`; the HTTP layer renders it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+MAX_DETAIL_CHARS = 300
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One offending value: where it was (`path`, `query`, `header`, `body`), its name, and what is wrong.
+
+    For the body, `name` is a JSON Pointer to the offending value ("" for the body as a whole).
+    """
+
+    location: str
+    name: str
+    detail: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"in": self.location, "name": self.name, "detail": _clip(self.detail)}
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+
+
+@dataclass
+class ApiProblem(Exception):
+    """An error response: raise it anywhere below the HTTP layer."""
+
+    status: int
+    slug: str
+    detail: str
+    errors: Sequence[FieldError] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        super().__init__(f"{self.status} {self.slug}: {self.detail}")
+
+    @property
+    def title(self) -> str:
+        try:
+            return HTTPStatus(self.status).phrase
+        except ValueError:
+            return "Error"
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"/problems/{self.slug}",
+            "title": self.title,
+            "status": self.status,
+            "detail": _clip(self.detail),
+        }
+        if self.errors:
+            body["errors"] = [error.to_dict() for error in self.errors]
+        return body
+
+
+def validation_error(errors: Sequence[FieldError]) -> ApiProblem:
+    names = ", ".join(sorted({f"{error.location} {error.name or '(whole body)'}" for error in errors}))
+    return ApiProblem(400, "validation-error", f"The request is invalid: {names}.", errors=errors)
+
+
+def unauthorized(detail: str, *, invalid_token: bool) -> ApiProblem:
+    challenge = 'Bearer realm="leadvibe"'
+    if invalid_token:
+        challenge += ', error="invalid_token", error_description="The access token is malformed or unknown"'
+    return ApiProblem(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
+
+
+def lead_not_found(lead_id: str) -> ApiProblem:
+    return ApiProblem(404, "not-found", f"Lead '{lead_id}' does not exist in the active Organizational Unit.")
+
+
+def not_found(detail: str) -> ApiProblem:
+    return ApiProblem(404, "not-found", detail)
+
+
+def forbidden_org_unit(unit_id: str) -> ApiProblem:
+    return ApiProblem(403, "forbidden-org-unit", f"This token may not use Organizational Unit '{unit_id}'.")
+
+
+def conflict(slug: str, detail: str) -> ApiProblem:
+    return ApiProblem(409, slug, detail)
+
+
+def payload_too_large(detail: str) -> ApiProblem:
+    return ApiProblem(413, "payload-too-large", detail)
+
+
+def unsupported_media_type(detail: str) -> ApiProblem:
+    return ApiProblem(415, "unsupported-media-type", detail)
+
+
+def method_not_allowed(method: str, allowed: Sequence[str]) -> ApiProblem:
+    allow = ", ".join(sorted(allowed))
+    return ApiProblem(
+        405,
+        "method-not-allowed",
+        f"{method} is not supported on this path; use one of: {allow}.",
+        headers={"Allow": allow},
+    )

@@ -1,0 +1,182 @@
+"""Rulesets and how they turn a lead's events into scores, score history and a score explanation.
+
+A ruleset credits each event to at most one rule: the first rule with a filter that matches, else the
+first unfiltered rule for the event type. A score is the running sum of credited weights, never below
+zero. Suppressed (inorganic) events are never scored; after a score reset, only later events count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from mock_server.timeutil import floor_hour
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    event_type: str
+    at: datetime
+    metadata: dict[str, Any] = field(default_factory=dict)
+    suppressed: bool = False
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: str
+    event_type: str
+    weight: int
+    filter_key: str | None = None
+    filter_contains: str | None = None
+
+    @property
+    def filter_label(self) -> str | None:
+        if self.filter_key is None:
+            return None
+        return f"{self.filter_key} contains {self.filter_contains}"
+
+    def matches(self, event: Event) -> bool:
+        if event.event_type != self.event_type:
+            return False
+        if self.filter_key is None:
+            return True
+        value = event.metadata.get(self.filter_key)
+        return isinstance(value, str) and (self.filter_contains or "") in value
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    ruleset_id: str
+    name: str
+    primary: bool
+    rules: tuple[Rule, ...]
+
+    def credit(self, event: Event) -> Rule | None:
+        """The rule an event is credited to, if any."""
+        if event.suppressed:
+            return None
+        fallback = None
+        for rule in self.rules:
+            if rule.matches(event):
+                if rule.filter_key is not None:
+                    return rule
+                fallback = fallback or rule
+        return fallback
+
+    def weights(self) -> list[tuple[str, int]]:
+        """Unfiltered weight per event type, largest absolute weight first."""
+        seen: dict[str, int] = {}
+        for rule in self.rules:
+            if rule.filter_key is None:
+                seen.setdefault(rule.event_type, rule.weight)
+        return sorted(seen.items(), key=lambda item: (-abs(item[1]), item[0]))
+
+
+def _step(score: int, weight: int) -> int:
+    return max(0, score + weight)
+
+
+def current_score(ruleset: Ruleset, events: Iterable[Event], reset_at: datetime | None) -> int:
+    score = 0
+    for event in events:
+        if reset_at is not None and event.at < reset_at:
+            continue
+        rule = ruleset.credit(event)
+        if rule is not None:
+            score = _step(score, rule.weight)
+    return score
+
+
+def hourly_scores(
+    ruleset: Ruleset,
+    events: Sequence[Event],
+    reset_at: datetime | None,
+    start: datetime,
+    end: datetime,
+) -> Iterator[tuple[datetime, int]]:
+    """The score at every full hour in [start, end], as of that instant (events are sorted by time)."""
+    hour = floor_hour(start)
+    if hour < start:
+        hour += HOUR
+    index = 0
+    score = 0
+    was_reset = False
+    while hour <= end:
+        if reset_at is not None and not was_reset and hour >= reset_at:
+            # From the reset on, only events at or after it count: start the running sum again.
+            was_reset = True
+            score = 0
+            index = 0
+            while index < len(events) and events[index].at < reset_at:
+                index += 1
+        while index < len(events) and events[index].at <= hour:
+            rule = ruleset.credit(events[index])
+            if rule is not None:
+                score = _step(score, rule.weight)
+            index += 1
+        yield hour, score
+        hour += HOUR
+
+
+@dataclass
+class _Driver:
+    rule: Rule
+    count: int = 0
+
+
+def explain(
+    ruleset: Ruleset,
+    events: Sequence[Event],
+    reset_at: datetime | None,
+    start: datetime,
+    end: datetime,
+    range_hours: int,
+) -> dict[str, Any]:
+    """The score explanation of the events in [start, end] under one ruleset (the spec's ScoreExplain)."""
+    drivers: dict[str, _Driver] = {}
+    decay = 0
+    inorganic = 0
+    excluded = 0
+    for event in events:
+        if not start <= event.at <= end:
+            continue
+        if event.suppressed:
+            inorganic += 1
+            continue
+        rule = ruleset.credit(event)
+        if rule is None:
+            continue
+        if reset_at is not None and event.at < reset_at:
+            excluded += 1
+            continue
+        if rule.weight < 0:
+            decay += rule.weight
+            continue
+        if rule.weight > 0:
+            drivers.setdefault(rule.rule_id, _Driver(rule)).count += 1
+    ranked = sorted(drivers.values(), key=lambda d: (-d.count * d.rule.weight, d.rule.rule_id))
+    top_drivers = []
+    for driver in ranked:
+        item: dict[str, Any] = {
+            "rule_id": driver.rule.rule_id,
+            "event_type": driver.rule.event_type,
+            "count": driver.count,
+            "weight": driver.rule.weight,
+            "total": driver.count * driver.rule.weight,
+        }
+        if driver.rule.filter_label is not None:
+            item["filter_label"] = driver.rule.filter_label
+        top_drivers.append(item)
+    return {
+        "top_drivers": top_drivers,
+        "snapshot": [{"event_type": name, "weight": weight} for name, weight in ruleset.weights()],
+        "decay_applied": decay,
+        "inorganic_count": inorganic,
+        "range_hours": range_hours,
+        "reset_excluded_count": excluded,
+    }

@@ -1,0 +1,383 @@
+"""The seed file: organizations, OUs, demo tokens, rulesets and leads the mock starts with.
+
+Loaded and checked once at start-up (a bad seed fails with a message naming the entry); the store
+re-materializes it on every reset. Times may be absolute (RFC 3339) or relative to start-up
+(`now-3d4h`), so that the demo data stays recent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+from mock_server.scoring import Rule, Ruleset
+from mock_server.spec import ApiSpec
+from mock_server.timeutil import resolve_time
+
+DEFAULT_SEED = Path(__file__).with_name("data") / "seed.yaml"
+
+
+class SeedError(Exception):
+    """The seed file cannot be used; the message says which entry and why."""
+
+
+@dataclass(frozen=True)
+class OrgUnitSeed:
+    unit_id: str
+    org_id: str
+    name: str
+    slug: str
+    external_ref: str | None
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class TokenSeed:
+    token: str
+    org_id: str
+    units: tuple[str, ...]
+    default_unit: str
+
+
+@dataclass(frozen=True)
+class AliasSeed:
+    alias_id: str
+    kind: str
+    value: str
+    created_at: object
+
+
+@dataclass(frozen=True)
+class EventSeed:
+    event_id: str
+    event_type: str
+    at: object
+    metadata: Mapping[str, Any]
+    suppressed: bool
+
+
+@dataclass(frozen=True)
+class LeadSeed:
+    lead_id: str
+    org_id: str
+    unit_id: str
+    owner_name: str | None
+    metadata: Mapping[str, Any]
+    created_at: object
+    updated_at: object | None
+    aliases: tuple[AliasSeed, ...]
+    events: tuple[EventSeed, ...]
+    score_reset_at: object | None
+    deletion_fails: bool
+
+
+@dataclass(frozen=True)
+class SeedData:
+    org_units: tuple[OrgUnitSeed, ...]
+    tokens: tuple[TokenSeed, ...]
+    rulesets: tuple[Ruleset, ...]
+    leads: tuple[LeadSeed, ...]
+
+
+_TIME: Mapping[str, Any] = {}  # RFC 3339 or `now-...`; checked by _check_times
+_ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
+SEED_SCHEMA: Mapping[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["orgs", "tokens", "rulesets", "leads"],
+    "properties": {
+        "orgs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["org_id", "units"],
+                "properties": {
+                    "org_id": _ID,
+                    "name": {"type": "string"},
+                    "units": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["unit_id", "name", "slug"],
+                            "properties": {
+                                "unit_id": _ID,
+                                "name": {"type": "string", "minLength": 1},
+                                "slug": {"type": "string"},
+                                "external_ref": {"type": ["string", "null"]},
+                                "is_default": {"type": "boolean"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "tokens": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["token", "org_id", "units", "default_unit"],
+                "properties": {
+                    "token": {"type": "string", "pattern": "^[A-Za-z0-9._~+/-]+=*$"},
+                    "org_id": _ID,
+                    "units": {"type": "array", "minItems": 1, "items": _ID},
+                    "default_unit": _ID,
+                },
+            },
+        },
+        "rulesets": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["ruleset_id", "name", "rules"],
+                "properties": {
+                    "ruleset_id": _ID,
+                    "name": {"type": "string"},
+                    "primary": {"type": "boolean"},
+                    "rules": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["rule_id", "event_type", "weight"],
+                            "properties": {
+                                "rule_id": _ID,
+                                "event_type": {"type": "string"},
+                                "weight": {"type": "integer"},
+                                "filter": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["key", "contains"],
+                                    "properties": {"key": {"type": "string"}, "contains": {"type": "string"}},
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+        "leads": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["lead_id", "org_id", "unit_id", "created_at"],
+                "properties": {
+                    "lead_id": _ID,
+                    "org_id": _ID,
+                    "unit_id": _ID,
+                    "owner_name": {},
+                    "metadata": {},
+                    "created_at": _TIME,
+                    "updated_at": _TIME,
+                    "score_reset_at": _TIME,
+                    "deletion_fails": {"type": "boolean"},
+                    "aliases": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["id", "kind", "value", "created_at"],
+                            "properties": {
+                                "id": _ID,
+                                "kind": {},
+                                "value": {},
+                                "created_at": _TIME,
+                            },
+                        },
+                    },
+                    "events": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["event_type", "at"],
+                            "properties": {
+                                "id": _ID,
+                                "event_type": {},
+                                "at": _TIME,
+                                "metadata": {"type": "object"},
+                                "suppressed": {"type": "boolean"},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SeedError(f"cannot read seed file {path}: {exc}") from exc
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        raise SeedError(f"seed file {path} is not valid YAML: {exc}") from exc
+
+
+def _check(raw: Any, spec: ApiSpec, path: Path) -> None:
+    """The seed's own shape, then each lead's values against the contract's schemas."""
+    shape = jsonschema_rs.Draft202012Validator(dict(SEED_SCHEMA))
+    for error in shape.iter_errors(raw):
+        where = "/".join(str(part) for part in error.instance_path) or "(top level)"
+        raise SeedError(f"seed file {path}: at {where}: {error.message}")
+    checks = {
+        "owner_name": spec.component_validator("OwnerName"),
+        "metadata": spec.component_validator("LeadMetadata"),
+    }
+    kind = spec.component_validator("AliasKind")
+    value = spec.component_validator("AliasValue")
+    event_type = spec.component_validator("EventType")
+    for index, lead in enumerate(raw["leads"]):
+        label = f"leads[{index}] ({lead['lead_id']})"
+        problems = [
+            f"{name}: {error.message}"
+            for name, validator in checks.items()
+            for error in validator.iter_errors(lead.get(name, {} if name == "metadata" else None))
+        ]
+        for alias in lead.get("aliases", []):
+            problems += [f"alias {alias['id']}: {e.message}" for e in kind.iter_errors(alias["kind"])]
+            problems += [f"alias {alias['id']}: {e.message}" for e in value.iter_errors(alias["value"])]
+        for event in lead.get("events", []):
+            problems += [f"event: {e.message}" for e in event_type.iter_errors(event["event_type"])]
+        if problems:
+            raise SeedError(f"seed file {path}: {label}: {problems[0]}")
+
+
+def _check_times(seed: SeedData, path: Path) -> None:
+    now = datetime.now(UTC)
+    for lead in seed.leads:
+        times = [lead.created_at, lead.updated_at, lead.score_reset_at]
+        times += [alias.created_at for alias in lead.aliases] + [event.at for event in lead.events]
+        for value in times:
+            if value is None:
+                continue
+            try:
+                resolve_time(value, now)
+            except ValueError as exc:
+                raise SeedError(f"seed file {path}: lead {lead.lead_id}: {exc}") from exc
+
+
+def _cross_check(seed: SeedData, path: Path) -> None:
+    units = {(unit.org_id, unit.unit_id) for unit in seed.org_units}
+    for token in seed.tokens:
+        for unit in (*token.units, token.default_unit):
+            if (token.org_id, unit) not in units:
+                raise SeedError(f"seed file {path}: token {token.token[:12]}…: unknown OU {unit!r}")
+        if token.default_unit not in token.units:
+            raise SeedError(f"seed file {path}: token {token.token[:12]}…: default_unit not in units")
+    if sum(ruleset.primary for ruleset in seed.rulesets) != 1:
+        raise SeedError(f"seed file {path}: exactly one ruleset must be primary")
+    lead_ids: set[str] = set()
+    aliases: set[tuple[str, str, str, str]] = set()
+    for lead in seed.leads:
+        if (lead.org_id, lead.unit_id) not in units:
+            raise SeedError(f"seed file {path}: lead {lead.lead_id}: unknown OU {lead.unit_id!r}")
+        if lead.lead_id in lead_ids:
+            raise SeedError(f"seed file {path}: lead {lead.lead_id} appears twice")
+        lead_ids.add(lead.lead_id)
+        for alias in lead.aliases:
+            key = (lead.org_id, lead.unit_id, alias.kind, alias.value)
+            if key in aliases:
+                raise SeedError(f"seed file {path}: alias {alias.kind}:{alias.value} belongs to two leads")
+            aliases.add(key)
+
+
+def _rulesets(raw: Sequence[Mapping[str, Any]]) -> tuple[Ruleset, ...]:
+    return tuple(
+        Ruleset(
+            ruleset_id=item["ruleset_id"],
+            name=item["name"],
+            primary=bool(item.get("primary", False)),
+            rules=tuple(
+                Rule(
+                    rule_id=rule["rule_id"],
+                    event_type=rule["event_type"],
+                    weight=rule["weight"],
+                    filter_key=rule.get("filter", {}).get("key"),
+                    filter_contains=rule.get("filter", {}).get("contains"),
+                )
+                for rule in item["rules"]
+            ),
+        )
+        for item in raw
+    )
+
+
+def _lead(raw: Mapping[str, Any]) -> LeadSeed:
+    lead_id = raw["lead_id"]
+    return LeadSeed(
+        lead_id=lead_id,
+        org_id=raw["org_id"],
+        unit_id=raw["unit_id"],
+        owner_name=raw.get("owner_name"),
+        metadata=dict(raw.get("metadata") or {}),
+        created_at=raw["created_at"],
+        updated_at=raw.get("updated_at"),
+        aliases=tuple(
+            AliasSeed(alias["id"], alias["kind"], alias["value"], alias["created_at"])
+            for alias in raw.get("aliases", [])
+        ),
+        events=tuple(
+            EventSeed(
+                event_id=event.get("id") or f"evt_{lead_id}_{index}",
+                event_type=event["event_type"],
+                at=event["at"],
+                metadata=dict(event.get("metadata") or {}),
+                suppressed=bool(event.get("suppressed", False)),
+            )
+            for index, event in enumerate(raw.get("events", []))
+        ),
+        score_reset_at=raw.get("score_reset_at"),
+        deletion_fails=bool(raw.get("deletion_fails", False)),
+    )
+
+
+def load_seed(path: Path, spec: ApiSpec) -> SeedData:
+    """Read, check and parse a seed file (YAML, or JSON, which is YAML too)."""
+    raw = _read(path)
+    _check(raw, spec, path)
+    seed = SeedData(
+        org_units=tuple(
+            OrgUnitSeed(
+                unit_id=unit["unit_id"],
+                org_id=org["org_id"],
+                name=unit["name"],
+                slug=unit["slug"],
+                external_ref=unit.get("external_ref"),
+                is_default=bool(unit.get("is_default", False)),
+            )
+            for org in raw["orgs"]
+            for unit in org["units"]
+        ),
+        tokens=tuple(
+            TokenSeed(
+                token=item["token"],
+                org_id=item["org_id"],
+                units=tuple(item["units"]),
+                default_unit=item["default_unit"],
+            )
+            for item in raw["tokens"]
+        ),
+        rulesets=_rulesets(raw["rulesets"]),
+        leads=tuple(_lead(item) for item in raw["leads"]),
+    )
+    _check_times(seed, path)
+    _cross_check(seed, path)
+    return seed

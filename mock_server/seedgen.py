@@ -1,0 +1,396 @@
+"""Generates the demo seed: the seed page's lead `ld_123`, a few leads with special behaviour, and
+realistic random leads (deterministic for a given --random-seed). Times are relative to start-up.
+
+`python -m mock_server.seedgen > mock_server/data/seed.yaml` rebuilds the shipped seed;
+`--leads 100000 --format json` builds the large seed of the benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from typing import Any
+
+import yaml
+
+FIRST_NAMES = (
+    "Alex Priya Marcus Sofia Kenji Amara Lukas Chloe Diego Fatima Noah Ingrid "
+    "Mateo Aisha Oliver Yuki Hannah Omar Elena Tomasz Grace Ravi Lena Samuel"
+).split()
+LAST_NAMES = (
+    "Johnson Patel Okafor Rossi Tanaka Müller Dubois García Haddad Nguyen Larsen "
+    "Kowalski Chen Silva Schmidt Kim O'Brien Novak Ahmed Fischer Moreau Singh"
+).split()
+COMPANIES = [
+    ("Acme Corp", "acme.example"),
+    ("Globex", "globex.example"),
+    ("Initech", "initech.example"),
+    ("Umbrella Health", "umbrella.example"),
+    ("Stark Logistics", "stark.example"),
+    ("Wayne Analytics", "wayne.example"),
+    ("Hooli", "hooli.example"),
+    ("Vandelay Imports", "vandelay.example"),
+    ("Soylent Foods", "soylent.example"),
+    ("Tyrell Robotics", "tyrell.example"),
+    ("Cyberdyne Systems", "cyberdyne.example"),
+    ("Wonka Industries", "wonka.example"),
+]
+TITLES = (
+    "VP Marketing|Head of Growth|CTO|Marketing Manager|Sales Director|Product Manager|"
+    "Demand Generation Lead|CEO|Revenue Operations Manager|Data Analyst"
+).split("|")
+INDUSTRIES = "Software Healthcare Logistics Retail Manufacturing Finance Media".split()
+CITIES_BY_UNIT = {
+    "unit_default": ["New York", "Austin", "Toronto", "Chicago", "San Francisco", "Denver"],
+    "unit_emea": ["Berlin", "Paris", "London", "Madrid", "Warsaw", "Dublin", "Stockholm"],
+}
+OWNERS = ["Jane Smith", "Carlos Mendes", "Aiko Sato", "Ben Adeyemi", None, None]
+PAGES = [
+    "/",
+    "/pricing",
+    "/pricing/enterprise",
+    "/docs/getting-started",
+    "/blog/lead-scoring-101",
+    "/features",
+]
+ENGAGEMENT = [
+    ("page_view", 10),
+    ("email_open", 4),
+    ("email_click", 3),
+    ("webinar_attend", 1),
+    ("form_submit", 1),
+    ("demo_request", 1),
+    ("feature_used", 2),
+    ("signup", 1),
+]
+
+RULESETS: list[dict[str, Any]] = [
+    {
+        "ruleset_id": "ruleset_default",
+        "name": "Engagement - Standard",
+        "primary": True,
+        "rules": [
+            {
+                "rule_id": "rl_pricing_view",
+                "event_type": "page_view",
+                "weight": 10,
+                "filter": {"key": "path", "contains": "/pricing"},
+            },
+            {"rule_id": "rl_page_view", "event_type": "page_view", "weight": 5},
+            {"rule_id": "rl_email_click", "event_type": "email_click", "weight": 5},
+            {"rule_id": "rl_email_open", "event_type": "email_open", "weight": 1},
+            {"rule_id": "rl_webinar_attend", "event_type": "webinar_attend", "weight": 30},
+            {"rule_id": "rl_form_submit", "event_type": "form_submit", "weight": 20},
+            {"rule_id": "rl_demo_request", "event_type": "demo_request", "weight": 25},
+            {"rule_id": "rl_decay", "event_type": "DECAY", "weight": -2},
+        ],
+    },
+    {
+        "ruleset_id": "ruleset_product",
+        "name": "Product usage",
+        "primary": False,
+        "rules": [
+            {
+                "rule_id": "rl_docs_view",
+                "event_type": "page_view",
+                "weight": 2,
+                "filter": {"key": "path", "contains": "/docs"},
+            },
+            {"rule_id": "rl_signup", "event_type": "signup", "weight": 30},
+            {"rule_id": "rl_feature_used", "event_type": "feature_used", "weight": 3},
+            {"rule_id": "rl_product_decay", "event_type": "DECAY", "weight": -1},
+        ],
+    },
+]
+
+ORGS: list[dict[str, Any]] = [
+    {
+        "org_id": "org_456",
+        "name": "Acme Demo",
+        "units": [
+            {
+                "unit_id": "unit_default",
+                "name": "Default",
+                "slug": "default",
+                "external_ref": None,
+                "is_default": True,
+            },
+            {
+                "unit_id": "unit_emea",
+                "name": "EMEA",
+                "slug": "emea",
+                "external_ref": "SF-BU-0042",
+                "is_default": False,
+            },
+        ],
+    },
+    {
+        "org_id": "org_789",
+        "name": "Globex (another organization)",
+        "units": [
+            {
+                "unit_id": "unit_default",
+                "name": "Default",
+                "slug": "default",
+                "external_ref": None,
+                "is_default": True,
+            },
+        ],
+    },
+]
+
+TOKENS: list[dict[str, Any]] = [
+    {
+        "token": "kbn_pat_demo",
+        "org_id": "org_456",
+        "units": ["unit_default", "unit_emea"],
+        "default_unit": "unit_default",
+    },
+    {"token": "kbn_pat_demo_emea", "org_id": "org_456", "units": ["unit_emea"], "default_unit": "unit_emea"},
+    {
+        "token": "kbn_pat_other",
+        "org_id": "org_789",
+        "units": ["unit_default"],
+        "default_unit": "unit_default",
+    },
+]
+
+# The lead of the original API page, exactly as printed there (score 75 from these events).
+LEAD_FROM_THE_PAGE: dict[str, Any] = {
+    "lead_id": "ld_123",
+    "org_id": "org_456",
+    "unit_id": "unit_default",
+    "owner_name": "Jane Smith",
+    "created_at": "2025-01-01T08:00:00Z",
+    "updated_at": "2025-01-15T10:30:00Z",
+    "metadata": {
+        "first_name": "Alex",
+        "last_name": "Johnson",
+        "company": "Acme Corp",
+        "title": "VP Marketing",
+    },
+    "aliases": [
+        {
+            "id": "alias_123",
+            "kind": "email",
+            "value": "alex@example.com",
+            "created_at": "2025-01-01T08:00:00Z",
+        },
+        {"id": "alias_456", "kind": "phone", "value": "+1-555-0100", "created_at": "2025-01-05T14:00:00Z"},
+        {
+            "id": "alias_789",
+            "kind": "cookie",
+            "value": "c_abc123def456",
+            "created_at": "2025-01-10T09:00:00Z",
+        },
+    ],
+    "events": [
+        {"event_type": "form_submit", "at": "2025-01-01T08:00:00Z", "metadata": {"form": "ebook"}},
+        {"event_type": "page_view", "at": "2025-01-03T16:20:00Z", "metadata": {"path": "/pricing"}},
+        {"event_type": "email_click", "at": "2025-01-06T09:12:00Z", "metadata": {"campaign": "jan-nurture"}},
+        {
+            "event_type": "webinar_attend",
+            "at": "2025-01-10T09:00:00Z",
+            "metadata": {"webinar": "scoring-101"},
+        },
+        {"event_type": "email_click", "at": "2025-01-12T11:45:00Z", "metadata": {"campaign": "jan-nurture"}},
+        {
+            "event_type": "page_view",
+            "at": "2025-01-15T10:30:00Z",
+            "metadata": {"path": "/docs/getting-started"},
+        },
+    ],
+}
+
+
+def _ago(rng: random.Random, max_hours: int, min_hours: int = 0) -> tuple[int, str]:
+    hours = rng.randint(min_hours, max_hours)
+    return hours, f"now-{hours // 24}d{hours % 24}h{rng.randint(0, 59)}m"
+
+
+def _event(rng: random.Random, hours_ago: int) -> dict[str, Any]:
+    names, weights = zip(*ENGAGEMENT, strict=True)
+    event_type = rng.choices(names, weights)[0]
+    metadata: dict[str, Any] = {}
+    if event_type == "page_view":
+        metadata["path"] = rng.choice(PAGES)
+    elif event_type.startswith("email"):
+        metadata["campaign"] = rng.choice(["q3-nurture", "product-launch", "webinar-invite"])
+    elif event_type == "feature_used":
+        metadata["feature"] = rng.choice(["reports", "alerts", "integrations"])
+    return {"event_type": event_type, "at": f"now-{hours_ago // 24}d{hours_ago % 24}h", "metadata": metadata}
+
+
+def random_lead(rng: random.Random, index: int, org_id: str, unit_id: str, events: int) -> dict[str, Any]:
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    company, domain = rng.choice(COMPANIES)
+    age_hours, created = _ago(rng, 24 * 120)
+    if index % 17 == 0:  # a few leads created today, for the `range` filters
+        age_hours, created = _ago(rng, 6)
+    lead_id = f"ld_{org_id[-3:]}{unit_id[5:7]}{index:05d}"
+    handle = f"{first}.{last}".lower().replace("'", "").replace("ü", "u").replace("í", "i")
+    aliases = [
+        {
+            "id": f"alias_{lead_id[3:]}_e",
+            "kind": "email",
+            "value": f"{handle}{index}@{domain}",
+            "created_at": created,
+        }
+    ]
+    if rng.random() < 0.5:
+        aliases.append(
+            {
+                "id": f"alias_{lead_id[3:]}_c",
+                "kind": "cookie",
+                "value": f"c_{rng.getrandbits(48):012x}",
+                "created_at": created,
+            }
+        )
+    if rng.random() < 0.3:
+        aliases.append(
+            {
+                "id": f"alias_{lead_id[3:]}_p",
+                "kind": "phone",
+                "value": f"+1-555-{rng.randint(1000, 9999)}",
+                "created_at": created,
+            }
+        )
+    if rng.random() < 0.2:
+        aliases.append(
+            {
+                "id": f"alias_{lead_id[3:]}_x",
+                "kind": "external_id",
+                "value": f"sf_003{rng.getrandbits(40):010x}",
+                "created_at": created,
+            }
+        )
+    if rng.random() < 0.1:
+        aliases.append({"id": f"alias_{lead_id[3:]}_s", "kind": "social", "value": f"@{handle}", "created_at": created})
+    dormant = rng.random() < 0.2  # no activity for over a month: decay applies
+    newest = 24 * 35 if dormant else 0
+    lead_events = [_event(rng, rng.randint(min(newest, age_hours), age_hours)) for _ in range(events)]
+    if dormant:
+        lead_events += [
+            {"event_type": "DECAY", "at": f"now-{days}d", "metadata": {"channel": "system"}}
+            for days in range(1, min(30, age_hours // 24), 7)
+        ]
+    metadata: dict[str, Any] = {
+        "first_name": first,
+        "last_name": last,
+        "company": company,
+        "title": rng.choice(TITLES),
+        "industry": rng.choice(INDUSTRIES),
+        "city": rng.choice(CITIES_BY_UNIT.get(unit_id, CITIES_BY_UNIT["unit_default"])),
+        "employees": rng.choice([12, 45, 180, 950, 4200]),
+        "newsletter": rng.random() < 0.6,
+    }
+    return {
+        "lead_id": lead_id,
+        "org_id": org_id,
+        "unit_id": unit_id,
+        "owner_name": rng.choice(OWNERS),
+        "created_at": created,
+        "metadata": metadata,
+        "aliases": aliases,
+        "events": lead_events,
+    }
+
+
+def special_leads() -> list[dict[str, Any]]:
+    """Leads with behaviour random data would not show: a failing deletion, a score reset, bot traffic."""
+    base = {"org_id": "org_456", "unit_id": "unit_default", "created_at": "now-20d"}
+    return [
+        {
+            **base,
+            "lead_id": "ld_legal_hold",
+            "owner_name": "Carlos Mendes",
+            "deletion_fails": True,
+            "metadata": {
+                "first_name": "Rita",
+                "last_name": "Kovacs",
+                "company": "Initech",
+                "legal_hold": True,
+            },
+            "aliases": [
+                {
+                    "id": "alias_legal_e",
+                    "kind": "email",
+                    "value": "rita.kovacs@initech.example",
+                    "created_at": "now-20d",
+                }
+            ],
+            "events": [{"event_type": "demo_request", "at": "now-2d"}],
+        },
+        {
+            **base,
+            "lead_id": "ld_score_reset",
+            "owner_name": "Aiko Sato",
+            "score_reset_at": "now-3d",
+            "metadata": {"first_name": "Tom", "last_name": "Berg", "company": "Hooli"},
+            "aliases": [
+                {
+                    "id": "alias_reset_e",
+                    "kind": "email",
+                    "value": "tom.berg@hooli.example",
+                    "created_at": "now-20d",
+                }
+            ],
+            "events": [
+                {"event_type": "webinar_attend", "at": "now-10d"},
+                {"event_type": "form_submit", "at": "now-5d"},
+                {"event_type": "page_view", "at": "now-2d", "metadata": {"path": "/pricing"}},
+                {"event_type": "email_click", "at": "now-1h"},
+            ],
+        },
+        {
+            **base,
+            "lead_id": "ld_bot_burst",
+            "owner_name": None,
+            "metadata": {"company": "Unknown"},
+            "aliases": [{"id": "alias_bot_c", "kind": "cookie", "value": "c_bot000000001", "created_at": "now-20d"}],
+            "events": [
+                {
+                    "event_type": "page_view",
+                    "at": f"now-0d2h{minute}m",
+                    "metadata": {"path": "/"},
+                    "suppressed": minute > 0,
+                }
+                for minute in range(8)
+            ],
+        },
+    ]
+
+
+def build_seed(leads: int, random_seed: int, events: tuple[int, int] = (3, 30)) -> dict[str, Any]:
+    rng = random.Random(random_seed)
+    generated = [LEAD_FROM_THE_PAGE, *special_leads()]
+    placements = [("org_456", "unit_default"), ("org_456", "unit_emea"), ("org_789", "unit_default")]
+    shares = [0.55, 0.35, 0.10]
+    for index in range(leads):
+        org_id, unit_id = rng.choices(placements, shares)[0]
+        generated.append(random_lead(rng, index, org_id, unit_id, rng.randint(*events)))
+    return {"orgs": ORGS, "tokens": TOKENS, "rulesets": RULESETS, "leads": generated}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--leads", type=int, default=72, help="random leads besides the fixed ones (default 72)")
+    parser.add_argument("--random-seed", type=int, default=20250115)
+    parser.add_argument("--max-events", type=int, default=30, help="events per random lead, at most")
+    parser.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    args = parser.parse_args(argv)
+    seed = build_seed(args.leads, args.random_seed, (min(3, args.max_events), args.max_events))
+    if args.format == "json":
+        json.dump(seed, sys.stdout, separators=(",", ":"), ensure_ascii=False)
+    else:
+        sys.stdout.write(
+            "# Generated by `python -m mock_server.seedgen`; edit the generator, not this file.\n"
+            "# Times are RFC 3339 or relative to start-up (now-<days>d<hours>h<minutes>m).\n"
+        )
+        yaml.safe_dump(seed, sys.stdout, sort_keys=False, allow_unicode=True, width=120)
+
+
+if __name__ == "__main__":
+    main()

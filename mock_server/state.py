@@ -1,0 +1,30 @@
+"""What one app instance serves from: its config, compiled spec, validator, store and token directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+
+from mock_server.auth import Directory
+from mock_server.config import MockConfig
+from mock_server.spec import ApiSpec
+from mock_server.store import LeadStore
+from mock_server.validation import RequestValidator
+
+EXTENSION = "leadvibe"
+
+
+@dataclass(frozen=True)
+class MockState:
+    config: MockConfig
+    spec: ApiSpec
+    validator: RequestValidator
+    store: LeadStore
+    directory: Directory
+
+
+def mock_state(app: Flask) -> MockState:
+    """The state of an app made by `create_app` (`app.extensions["leadvibe"]`)."""
+    state: MockState = app.extensions[EXTENSION]
+    return state

@@ -1,0 +1,478 @@
+"""The in-memory lead store: the mock's state and every rule of how it changes. Free of Flask.
+
+Thread-safe: one re-entrant lock guards every read and write, so concurrent requests never see a
+half-applied change. Every method takes the caller's `Scope`; a lead of another org or OU is
+reported exactly like a missing one (the spec's decision). Results are plain dicts shaped like the
+spec's response schemas.
+"""
+
+from __future__ import annotations
+
+import bisect
+import secrets
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from mock_server.auth import Scope
+from mock_server.problems import conflict, lead_not_found, not_found
+from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores
+from mock_server.seed import LeadSeed, SeedData
+from mock_server.spec import ApiSpec
+from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
+
+MILLISECOND = timedelta(milliseconds=1)
+RETENTION = timedelta(days=90)
+_LAST_ACTIVE_DAYS = {"7d": 7, "30d": 30}
+_CREATED_RANGE_DAYS = {"last_7d": 7, "last_30d": 30, "last_90d": 90}
+_HIGHEST_ID = "\U0010ffff"
+
+
+@dataclass
+class Alias:
+    alias_id: str
+    kind: str
+    value: str
+    created_at: datetime
+
+
+@dataclass
+class LeadRecord:
+    lead_id: str
+    org_id: str
+    unit_id: str
+    created_at: datetime
+    updated_at: datetime
+    owner_name: str | None
+    metadata: dict[str, Any]
+    aliases: list[Alias] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    score_reset_at: datetime | None = None
+    deletion_fails: bool = False
+    score: int = 0
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.org_id, self.unit_id)
+
+    @property
+    def rank_key(self) -> tuple[int, str]:
+        """Sort key of the lead lists: score, highest first, then lead_id."""
+        return (-self.score, self.lead_id)
+
+    @property
+    def last_event(self) -> Event | None:
+        return self.events[-1] if self.events else None
+
+    @property
+    def origin(self) -> datetime:
+        """When the lead's history starts: its creation or its first event, whichever is earlier."""
+        return min(self.created_at, self.events[0].at) if self.events else self.created_at
+
+    def view(self) -> dict[str, Any]:
+        last = self.last_event
+        return {
+            "lead_id": self.lead_id,
+            "org_id": self.org_id,
+            "score": self.score,
+            "last_event_at": format_timestamp(last.at) if last else None,
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
+            "owner_name": self.owner_name,
+            "metadata": dict(self.metadata),
+        }
+
+
+@dataclass(frozen=True)
+class Deletion:
+    lead_id: str
+    requested_at: datetime
+    ends_at: datetime
+    fails: bool
+
+    def view(self, now: datetime) -> dict[str, Any]:
+        done = now >= self.ends_at
+        status = ("failed" if self.fails else "completed") if done else "pending"
+        return {
+            "lead_id": self.lead_id,
+            "status": status,
+            "requested_at": format_timestamp(self.requested_at),
+            "completed_at": format_timestamp(self.ends_at) if done else None,
+        }
+
+
+@dataclass(frozen=True)
+class StoreLimits:
+    """Limits of the contract the store enforces, read from openapi.yaml."""
+
+    max_metadata_keys: int
+
+    @classmethod
+    def from_spec(cls, spec: ApiSpec) -> StoreLimits:
+        return cls(max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]))
+
+
+@dataclass(frozen=True)
+class LeadQuery:
+    """Filters and page of GET /leads, already validated against the spec."""
+
+    page: int = 1
+    limit: int = 25
+    min_score: int | None = None
+    max_score: int | None = None
+    event_type: str | None = None
+    last_active: str | None = None
+    created_range: str | None = None
+
+    @property
+    def scans(self) -> bool:
+        """Whether the filters need a scan; score bounds alone are answered from the ranking."""
+        return any(value is not None for value in (self.event_type, self.last_active, self.created_range))
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    event_type: str
+    aliases: tuple[tuple[str, str], ...] = ()
+    lead_id: str | None = None
+    timestamp: datetime | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+class LeadStore:
+    """Leads, their aliases, events and deletions, per org and OU."""
+
+    def __init__(
+        self,
+        seed: SeedData,
+        limits: StoreLimits,
+        *,
+        clock: Clock = utc_now,
+        deletion_delay: timedelta = timedelta(seconds=5),
+    ) -> None:
+        self._seed = seed
+        self._limits = limits
+        self._clock = clock
+        self._deletion_delay = deletion_delay
+        self._rulesets: tuple[Ruleset, ...] = seed.rulesets
+        self._primary = next(ruleset for ruleset in seed.rulesets if ruleset.primary)
+        self._lock = threading.RLock()
+        self._leads: dict[str, LeadRecord] = {}
+        self._alias_owner: dict[tuple[str, str, str, str], str] = {}
+        self._ranked: dict[Scope, SortedList[tuple[int, str]]] = {}
+        self._deletions: dict[tuple[str, str, str], Deletion] = {}
+        self.reset()
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to the seed, with relative seed times taken from now."""
+        with self._lock:
+            now = self._clock().replace(microsecond=0)
+            self._leads = {}
+            self._alias_owner = {}
+            self._deletions = {}
+            for lead_seed in self._seed.leads:
+                lead = self._materialize(lead_seed, now)
+                self._leads[lead.lead_id] = lead
+                for alias in lead.aliases:
+                    self._alias_owner[self._alias_key(lead.scope, alias.kind, alias.value)] = lead.lead_id
+            by_scope: dict[Scope, list[tuple[int, str]]] = {}
+            for unit in self._seed.org_units:
+                by_scope[Scope(unit.org_id, unit.unit_id)] = []
+            for lead in self._leads.values():
+                by_scope[lead.scope].append(lead.rank_key)
+            self._ranked = {scope: SortedList(keys) for scope, keys in by_scope.items()}
+
+    def _materialize(self, seed: LeadSeed, now: datetime) -> LeadRecord:
+        events = sorted(
+            (
+                Event(e.event_id, e.event_type, resolve_time(e.at, now), dict(e.metadata), e.suppressed)
+                for e in seed.events
+            ),
+            key=lambda event: event.at,
+        )
+        created_at = resolve_time(seed.created_at, now)
+        reset_at = resolve_time(seed.score_reset_at, now) if seed.score_reset_at is not None else None
+        updated_at = (
+            resolve_time(seed.updated_at, now)
+            if seed.updated_at is not None
+            else max([created_at, *(event.at for event in events)])
+        )
+        lead = LeadRecord(
+            lead_id=seed.lead_id,
+            org_id=seed.org_id,
+            unit_id=seed.unit_id,
+            created_at=created_at,
+            updated_at=updated_at,
+            owner_name=seed.owner_name,
+            metadata=dict(seed.metadata),
+            aliases=sorted(
+                (Alias(a.alias_id, a.kind, a.value, resolve_time(a.created_at, now)) for a in seed.aliases),
+                key=lambda alias: alias.created_at,
+            ),
+            events=events,
+            score_reset_at=reset_at,
+            deletion_fails=seed.deletion_fails,
+        )
+        lead.score = current_score(self._primary, events, reset_at)
+        return lead
+
+    @staticmethod
+    def _alias_key(scope: Scope, kind: str, value: str) -> tuple[str, str, str, str]:
+        return (scope.org_id, scope.unit_id, kind, value)
+
+    def _visible(self, scope: Scope, lead_id: str) -> LeadRecord:
+        lead = self._leads.get(lead_id)
+        if lead is None or lead.scope != scope:
+            raise lead_not_found(lead_id)
+        return lead
+
+    def _touch(self, lead: LeadRecord, now: datetime) -> None:
+        """Every write strictly advances updated_at (the spec's decision), even within a millisecond."""
+        lead.updated_at = max(now, lead.updated_at + MILLISECOND)
+
+    def _rescore(self, lead: LeadRecord, score: int) -> None:
+        if score == lead.score:
+            return
+        ranked = self._ranked[lead.scope]
+        ranked.remove(lead.rank_key)
+        lead.score = score
+        ranked.add(lead.rank_key)
+
+    def _new_id(self, prefix: str) -> str:
+        while True:
+            candidate = f"{prefix}_{secrets.token_hex(6)}"
+            if candidate not in self._leads:
+                return candidate
+
+    # -- reads ------------------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The store's clock, for handlers that reason about time the way the store does."""
+        return self._clock()
+
+    def get_lead(self, scope: Scope, lead_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._visible(scope, lead_id).view()
+
+    def list_aliases(self, scope: Scope, lead_id: str) -> dict[str, Any]:
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            return {
+                "aliases": [
+                    {
+                        "id": alias.alias_id,
+                        "kind": alias.kind,
+                        "value": alias.value,
+                        "created_at": format_timestamp(alias.created_at),
+                    }
+                    for alias in lead.aliases
+                ]
+            }
+
+    def find_by_alias(self, scope: Scope, kind: str, value: str) -> dict[str, Any]:
+        with self._lock:
+            lead_id = self._alias_owner.get(self._alias_key(scope, kind, value))
+            if lead_id is None:
+                raise not_found("No lead found for this alias in the active Organizational Unit.")
+            lead = self._leads[lead_id]
+            email = next((alias.value for alias in lead.aliases if alias.kind == "email"), None)
+            return {"lead_id": lead.lead_id, "email": email, "metadata": dict(lead.metadata)}
+
+    def list_leads(self, scope: Scope, query: LeadQuery) -> dict[str, Any]:
+        """A page of the scope's leads. Score bounds use the ranking (O(log n)); other filters scan."""
+        with self._lock:
+            ranked = self._ranked.get(scope, SortedList())
+            low, high = 0, len(ranked)
+            if query.max_score is not None:
+                low = ranked.bisect_left((-query.max_score, ""))
+            if query.min_score is not None:
+                high = ranked.bisect_right((-query.min_score, _HIGHEST_ID))
+            offset = (query.page - 1) * query.limit
+            if not query.scans:
+                total = max(0, high - low)
+                start = min(low + offset, high)
+                keys: Iterable[tuple[int, str]] = ranked.islice(start, min(start + query.limit, high))
+                page = [self._leads[lead_id].view() for _, lead_id in keys]
+            else:
+                matching = [
+                    lead
+                    for _, lead_id in ranked.islice(low, high)
+                    if self._matches(lead := self._leads[lead_id], query)
+                ]
+                total = len(matching)
+                page = [lead.view() for lead in matching[offset : offset + query.limit]]
+            return {"leads": page, "total": total, "page": query.page, "limit": query.limit}
+
+    def _matches(self, lead: LeadRecord, query: LeadQuery) -> bool:
+        now = self._clock()
+        last = lead.last_event
+        if query.event_type is not None and (last is None or last.event_type != query.event_type):
+            return False
+        if query.last_active is not None:
+            since = now - timedelta(days=_LAST_ACTIVE_DAYS[query.last_active])
+            if last is None or last.at < since:
+                return False
+        if query.created_range is not None:
+            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            if query.created_range == "today":
+                return lead.created_at >= midnight
+            if query.created_range == "yesterday":
+                return midnight - timedelta(days=1) <= lead.created_at < midnight
+            return lead.created_at >= now - timedelta(days=_CREATED_RANGE_DAYS[query.created_range])
+        return True
+
+    def score_explain(self, scope: Scope, lead_id: str, hours: int) -> dict[str, Any]:
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            now = self._clock()
+            body = explain(self._primary, lead.events, lead.score_reset_at, now - timedelta(hours=hours), now, hours)
+            reset = lead.score_reset_at
+            body["score_reset_at"] = format_timestamp(reset) if reset else None
+            return body
+
+    def score_history(
+        self, scope: Scope, lead_id: str, start: datetime, end: datetime, ruleset_id: str | None
+    ) -> dict[str, Any]:
+        """Hourly snapshots in [start, end], limited to the lead's lifetime and the 90-day retention."""
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            now = self._clock()
+            first = max(start, lead.origin, floor_hour(now) - RETENTION)
+            last = min(end, now)
+            snapshots = [
+                (hour, ruleset.ruleset_id, score)
+                for ruleset in self._rulesets
+                if ruleset_id is None or ruleset.ruleset_id == ruleset_id
+                for hour, score in hourly_scores(ruleset, lead.events, lead.score_reset_at, first, last)
+            ]
+            snapshots.sort(key=lambda item: (item[0], item[1]))
+            return {
+                "lead_id": lead.lead_id,
+                "snapshots": [
+                    {"snapshot_at": format_timestamp(hour), "score": score, "ruleset_id": ruleset}
+                    for hour, ruleset, score in snapshots
+                ],
+                "count": len(snapshots),
+                "period": {"start": format_timestamp(start), "end": format_timestamp(end)},
+            }
+
+    def deletion_status(self, scope: Scope, lead_id: str) -> dict[str, Any]:
+        with self._lock:
+            deletion = self._deletions.get((scope.org_id, scope.unit_id, lead_id))
+            if deletion is None:
+                raise not_found(f"No deletion was requested for lead '{lead_id}' in the active Organizational Unit.")
+            return deletion.view(self._clock())
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def update_lead(self, scope: Scope, lead_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """PUT: `owner_name` and/or `metadata` (which replaces the whole object)."""
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            if "owner_name" in changes:
+                lead.owner_name = changes["owner_name"]
+            if "metadata" in changes:
+                lead.metadata = dict(changes["metadata"])
+            self._touch(lead, self._clock())
+            return lead.view()
+
+    def patch_metadata(self, scope: Scope, lead_id: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        """PATCH: set the keys sent, remove those sent as null; all or nothing."""
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            merged = dict(lead.metadata)
+            for key, value in patch.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            if len(merged) > self._limits.max_metadata_keys:
+                raise conflict(
+                    "metadata-full",
+                    f"The lead would have {len(merged)} metadata keys; "
+                    f"at most {self._limits.max_metadata_keys} are allowed.",
+                )
+            lead.metadata = merged
+            self._touch(lead, self._clock())
+            return lead.view()
+
+    def delete_lead(self, scope: Scope, lead_id: str) -> dict[str, Any]:
+        """The lead disappears at once; its deletion completes (or fails) after the deletion delay."""
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            now = self._clock()
+            del self._leads[lead_id]
+            self._ranked[scope].remove(lead.rank_key)
+            for alias in lead.aliases:
+                self._alias_owner.pop(self._alias_key(scope, alias.kind, alias.value), None)
+            self._deletions[(scope.org_id, scope.unit_id, lead_id)] = Deletion(
+                lead_id=lead_id,
+                requested_at=now,
+                ends_at=now + self._deletion_delay,
+                fails=lead.deletion_fails,
+            )
+            return {"message": "Lead deletion initiated", "lead_id": lead_id}
+
+    def ingest(self, scope: Scope, request: IngestRequest) -> dict[str, Any]:
+        """Attribute the event to a lead (found by id or alias, or created), record it and rescore."""
+        with self._lock:
+            now = self._clock()
+            lead = self._resolve_lead(scope, request, now)
+            event = Event(
+                event_id=self._new_id("evt"),
+                event_type=request.event_type,
+                at=min(request.timestamp or now, now),
+                metadata=dict(request.metadata),
+            )
+            appended = not lead.events or event.at >= lead.events[-1].at
+            bisect.insort_right(lead.events, event, key=lambda item: item.at)
+            if appended and (lead.score_reset_at is None or event.at >= lead.score_reset_at):
+                rule = self._primary.credit(event)
+                score = max(0, lead.score + rule.weight) if rule else lead.score
+            else:  # a back-dated event: the running sum must be replayed in time order
+                score = current_score(self._primary, lead.events, lead.score_reset_at)
+            self._rescore(lead, score)
+            self._touch(lead, now)
+            return {"message": "Event accepted", "event_id": event.event_id, "lead_id": lead.lead_id}
+
+    def _resolve_lead(self, scope: Scope, request: IngestRequest, now: datetime) -> LeadRecord:
+        if request.lead_id is not None:
+            return self._visible(scope, request.lead_id)
+        owners = [self._alias_owner.get(self._alias_key(scope, kind, value)) for kind, value in request.aliases]
+        owner = next((lead_id for lead_id in owners if lead_id is not None), None)
+        if owner is not None:
+            lead = self._leads[owner]
+        else:
+            lead = LeadRecord(
+                lead_id=self._new_id("ld"),
+                org_id=scope.org_id,
+                unit_id=scope.unit_id,
+                created_at=now,
+                updated_at=now,
+                owner_name=None,
+                metadata={},
+            )
+            self._leads[lead.lead_id] = lead
+            self._ranked[scope].add(lead.rank_key)
+        for (kind, value), existing in zip(request.aliases, owners, strict=True):
+            key = self._alias_key(scope, kind, value)
+            if existing is None and key not in self._alias_owner:
+                self._alias_owner[key] = lead.lead_id
+                lead.aliases.append(Alias(self._new_id("alias"), kind, value, now))
+        return lead
+
+    # -- for tests and the admin endpoints ------------------------------------------------------------
+
+    def lead_count(self) -> int:
+        with self._lock:
+            return len(self._leads)
+
+    def scopes(self) -> Sequence[Scope]:
+        with self._lock:
+            return list(self._ranked)

@@ -1,0 +1,196 @@
+"""Is the request valid? Parameters and bodies checked against the operation's schemas in openapi.yaml.
+
+Query strings are coerced to the declared type first (with OpenAPI 3.1 / JSON Schema 2020-12, `29.0`
+is an integer). Every offending field is reported at once, in the spec's 400 problem format.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema_rs import ValidationError, Validator
+
+from mock_server.problems import (
+    FieldError,
+    payload_too_large,
+    unsupported_media_type,
+    validation_error,
+)
+from mock_server.spec import MAX_SERIALIZED_BYTES_KEY, ApiSpec, OperationSpec, ParameterSpec
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+@dataclass(frozen=True)
+class ValidRequest:
+    """A request that passed validation: typed parameters (defaults filled in) and the parsed body."""
+
+    path: Mapping[str, Any]
+    query: Mapping[str, Any]
+    body: Any
+    given: frozenset[str] = frozenset()  # the query parameters the client actually sent
+
+
+def _coerce(raw: str, json_type: str | None) -> Any:
+    if json_type not in ("integer", "number"):
+        return raw
+    try:
+        if _INTEGER.match(raw):
+            return int(raw)
+        number = float(raw)
+    except ValueError:
+        return raw
+    if not math.isfinite(number):
+        return raw
+    if json_type == "integer" and number.is_integer():
+        return int(number)
+    return number
+
+
+def _pointer(parts: Sequence[Any]) -> str:
+    return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
+
+
+def _alternatives(spec: ApiSpec, error: ValidationError) -> str:
+    """A readable message for oneOf/anyOf over `required` alternatives (e.g. aliases or lead_id)."""
+    options = spec.at(error.schema_path)
+    names = [opt["required"][0] for opt in options if len(opt.get("required", [])) == 1]
+    if names and len(names) == len(options):
+        quoted = " or ".join(f"'{name}'" for name in names)
+        return f"send exactly one of {quoted}" if error.kind.name == "oneOf" else f"send {quoted}"
+    return error.message
+
+
+def _errors(
+    spec: ApiSpec, validator: Validator, instance: Any, location: str, name: str | None
+) -> Iterator[FieldError]:
+    """FieldErrors of one value; `name` is a parameter's name, or None for a body (JSON Pointers)."""
+    for error in validator.iter_errors(instance):
+        where = _pointer(error.instance_path)
+        kind: Any = error.kind  # its attributes depend on the keyword
+        if kind.name == "additionalProperties":
+            for extra in kind.unexpected:
+                yield FieldError(location, name or f"{where}/{extra}", f"'{extra}' is unknown or read-only")
+        elif kind.name == "required":
+            yield FieldError(location, name or f"{where}/{kind.property}", f"'{kind.property}' is required")
+        elif kind.name in ("oneOf", "anyOf"):
+            yield FieldError(location, name or where, _alternatives(spec, error))
+        else:
+            yield FieldError(location, name or where, error.message)
+
+
+def _media_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is out of range")
+    return number
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: UTF-8, no NaN or Infinity, no numbers out of range."""
+    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+
+
+def compact_size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+class RequestValidator:
+    """Validates requests of every operation; built once per app from the compiled spec."""
+
+    def __init__(self, spec: ApiSpec) -> None:
+        self._spec = spec
+        self._size_limits: dict[str, dict[str, int]] = {}
+        for operation_id, operation in spec.operations.items():
+            limits: dict[str, int] = {}
+            raw_body = spec.resolve(spec.document["paths"][operation.path][operation.method].get("requestBody"))
+            for media in (raw_body or {}).get("content", {}).values():
+                schema = spec.resolve(media.get("schema", {}))
+                for prop, prop_schema in schema.get("properties", {}).items():
+                    if MAX_SERIALIZED_BYTES_KEY in prop_schema:
+                        limits[prop] = int(prop_schema[MAX_SERIALIZED_BYTES_KEY])
+            self._size_limits[operation_id] = limits
+
+    def validate(
+        self,
+        operation: OperationSpec,
+        path: Mapping[str, str],
+        query: Mapping[str, Sequence[str]],
+        content_type: str | None,
+        body: bytes,
+    ) -> ValidRequest:
+        errors: list[FieldError] = []
+        values: dict[str, dict[str, Any]] = {"path": {}, "query": {}}
+        for parameter in operation.parameters:
+            if parameter.location == "path":
+                raw_values: Sequence[str] = [path[parameter.name]] if parameter.name in path else []
+            elif parameter.location == "query":
+                raw_values = query.get(parameter.name, [])
+            else:
+                continue
+            errors += self._parameter(parameter, raw_values, values[parameter.location])
+        parsed = self._body(operation, content_type, body, errors)
+        if errors:
+            raise validation_error(errors)
+        self._check_sizes(operation, parsed)
+        return ValidRequest(path=values["path"], query=values["query"], body=parsed, given=frozenset(query))
+
+    def _parameter(self, parameter: ParameterSpec, raw_values: Sequence[str], into: dict[str, Any]) -> list[FieldError]:
+        if not raw_values:
+            if parameter.required:
+                return [FieldError(parameter.location, parameter.name, f"'{parameter.name}' is required")]
+            if "default" in parameter.schema:
+                into[parameter.name] = parameter.default
+            return []
+        if len(raw_values) > 1:
+            return [FieldError(parameter.location, parameter.name, "must be given once")]
+        value = _coerce(raw_values[0], parameter.json_type)
+        found = list(_errors(self._spec, parameter.validator, value, parameter.location, parameter.name))
+        if not found:
+            into[parameter.name] = value
+        return found
+
+    def _body(self, operation: OperationSpec, content_type: str | None, raw: bytes, errors: list[FieldError]) -> Any:
+        spec = operation.body
+        if spec is None:
+            return None
+        media_type = _media_type(content_type)
+        accepted = ", ".join(spec.media_types)
+        if not raw:
+            if media_type is not None and media_type not in spec.media_types:
+                raise unsupported_media_type(f"Content-Type '{media_type}' is not supported; send {accepted}.")
+            if spec.required:
+                errors.append(FieldError("body", "", f"a request body ({accepted}) is required"))
+            return None
+        if media_type is None or media_type not in spec.media_types:
+            shown = media_type or "(none)"
+            raise unsupported_media_type(f"Content-Type '{shown}' is not supported; send {accepted}.")
+        try:
+            parsed = parse_json(raw)
+        except (UnicodeDecodeError, ValueError) as exc:
+            errors.append(FieldError("body", "", f"the body is not valid JSON: {exc}"))
+            return None
+        errors += _errors(self._spec, spec.media_types[media_type], parsed, "body", None)
+        return parsed
+
+    def _check_sizes(self, operation: OperationSpec, body: Any) -> None:
+        if not isinstance(body, dict):
+            return
+        for prop, limit in self._size_limits[operation.operation_id].items():
+            if prop in body and (size := compact_size(body[prop])) > limit:
+                raise payload_too_large(f"'{prop}' is {size} bytes as compact JSON; at most {limit} are allowed.")

@@ -1,0 +1,227 @@
+"""The contract itself: openapi.yaml is valid, complete, and its examples tell the truth."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from mock_server.spec import HTTP_METHODS, ApiSpec, default_spec_path, resolve_ref
+
+SEED_PAGE = Path(__file__).parent / "data" / "lead-detail-api.txt"
+URI = "urn:test:openapi"
+
+# The operations issue 2 asks for: operationId -> (method, path).
+EXPECTED_OPERATIONS = {
+    "getLead": ("get", "/lead/{leadID}"),
+    "getLeadByPluralPath": ("get", "/leads/{leadID}"),
+    "updateLead": ("put", "/lead/{leadID}"),
+    "deleteLead": ("delete", "/lead/{leadID}"),
+    "getLeadDeletionStatus": ("get", "/lead/{leadID}/deletion-status"),
+    "listLeadAliases": ("get", "/lead/{leadID}/aliases"),
+    "patchLeadMetadata": ("patch", "/lead/{leadID}/metadata"),
+    "getScoreExplain": ("get", "/lead/{leadID}/score-explain"),
+    "getScoreHistory": ("get", "/lead/{leadID}/score-history"),
+    "listLeads": ("get", "/leads"),
+    "getLeadByAlias": ("get", "/lead/by-alias"),
+    "ingestEvent": ("post", "/ingest"),
+    "listOrgUnits": ("get", "/org-units"),
+    "setActiveOrgUnit": ("post", "/org-units/active"),
+}
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method in HTTP_METHODS:
+            if method in item:
+                yield path, method, item, item[method]
+
+
+def walk(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
+    yield pointer, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from walk(value, f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from walk(value, f"{pointer}/{index}")
+
+
+@pytest.fixture(scope="module")
+def document(spec: ApiSpec) -> dict[str, Any]:
+    return dict(spec.document)
+
+
+@pytest.fixture(scope="module")
+def python_validator(document: dict[str, Any]) -> Any:
+    """Validators from the reference Python implementation (the mock uses jsonschema-rs: two opinions)."""
+    registry: Registry[Any] = Registry().with_resource(
+        URI, Resource.from_contents(document, default_specification=DRAFT202012)
+    )
+
+    def make(pointer: str) -> Draft202012Validator:
+        return Draft202012Validator(
+            {"$ref": f"{URI}#{pointer}"},
+            registry=registry,
+            format_checker=Draft202012Validator.FORMAT_CHECKER,
+        )
+
+    return make
+
+
+def test_the_spec_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1.")
+    validate(document)
+
+
+def test_every_reference_resolves(document: dict[str, Any]) -> None:
+    refs = [(pointer, node["$ref"]) for pointer, node in walk(document) if isinstance(node, dict) and "$ref" in node]
+    assert len(refs) > 50
+    for pointer, ref in refs:
+        assert ref.startswith("#/"), f"{pointer}: only local references are used, got {ref}"
+        assert resolve_ref(document, {"$ref": ref}) is not None, pointer
+
+
+def test_it_holds_exactly_the_operations_of_the_contract(document: dict[str, Any]) -> None:
+    found = {operation["operationId"]: (method, path) for path, method, _, operation in operations(document)}
+    assert found == EXPECTED_OPERATIONS
+
+
+def test_every_operation_is_documented_and_bearer_protected(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"]["bearerAuth"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert document["security"] == [{"bearerAuth": []}]
+    for path, method, item, operation in operations(document):
+        label = f"{method.upper()} {path}"
+        assert operation.get("summary"), label
+        assert operation.get("description"), label
+        assert operation.get("security", document["security"]) == [{"bearerAuth": []}], label
+        for raw in item.get("parameters", []) + operation.get("parameters", []):
+            parameter = resolve_ref(document, raw)
+            assert parameter.get("description"), f"{label}: {parameter['name']}"
+            assert parameter.get("schema"), f"{label}: {parameter['name']}"
+
+
+def _response(document: dict[str, Any], operation: dict[str, Any], status: str) -> dict[str, Any]:
+    response: dict[str, Any] = resolve_ref(document, operation["responses"][status])
+    return response
+
+
+def test_every_operation_documents_its_errors(document: dict[str, Any]) -> None:
+    for path, method, item, operation in operations(document):
+        label = f"{method.upper()} {path}"
+        statuses = set(operation["responses"])
+        assert "401" in statuses, label
+        unauthorized = _response(document, operation, "401")
+        assert unauthorized["headers"]["WWW-Authenticate"]["required"] is True, label
+        has_parameters = bool(item.get("parameters") or operation.get("parameters"))
+        if has_parameters or "requestBody" in operation:
+            assert "400" in statuses, f"{label}: invalid input must be documented as 400"
+            bad_request = _response(document, operation, "400")
+            schema = bad_request["content"]["application/problem+json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ValidationProblem"}, label
+        if "{leadID}" in path:
+            assert "404" in statuses, label
+        if "requestBody" in operation:
+            assert {"413", "415"} <= statuses, label
+        for status in statuses:
+            response = _response(document, operation, status)
+            assert response.get("description"), f"{label} {status}"
+            if status.startswith(("4", "5")):
+                assert list(response["content"]) == ["application/problem+json"], f"{label} {status}"
+            else:
+                assert list(response["content"]) == ["application/json"], f"{label} {status}"
+
+
+def test_object_schemas_with_properties_are_closed(document: dict[str, Any]) -> None:
+    for pointer, node in walk(document["components"]["schemas"], "/components/schemas"):
+        if isinstance(node, dict) and "properties" in node and node.get("type") == "object":
+            assert node.get("additionalProperties") is False, f"{pointer} must be closed"
+
+
+def test_every_link_names_an_existing_operation_and_parameter(document: dict[str, Any]) -> None:
+    by_id = {operation["operationId"]: (item, operation) for _, _, item, operation in operations(document)}
+    links = 0
+    for path, method, _, operation in operations(document):
+        for status, raw in operation["responses"].items():
+            for name, raw_link in _response(document, operation, status).get("links", {}).items():
+                links += 1
+                link = resolve_ref(document, raw_link)
+                label = f"{method.upper()} {path} {status} {name}"
+                assert link["operationId"] in by_id, label
+                item, target = by_id[link["operationId"]]
+                declared = {
+                    resolve_ref(document, raw)["name"]
+                    for raw in item.get("parameters", []) + target.get("parameters", [])
+                }
+                assert set(link.get("parameters", {})) <= declared, label
+                if "requestBody" in link:
+                    assert "requestBody" in target, label
+    assert links >= 30
+
+
+def test_schemathesis_builds_a_state_machine_from_the_links() -> None:
+    schema = schemathesis.openapi.from_path(default_spec_path(), config=schemathesis.Config.from_dict({}))
+    machine = schema.as_state_machine()
+    transitions = [name for name in vars(machine) if "___20" in name]
+    assert any(name.startswith("DELETE_lead") and "GetLeadDeletionStatus" in name for name in transitions)
+    assert any(name.startswith("POST_ingest") and "GetLeadByAlias" in name for name in transitions)
+
+
+def _examples(document: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(where, pointer of the schema, example value) for every example in the spec."""
+    for pointer, node in walk(document):
+        if not isinstance(node, dict):
+            continue
+        if "schema" in node and ("example" in node or "examples" in node):
+            # A parameter or a media type object.
+            if "example" in node:
+                yield pointer, f"{pointer}/schema", node["example"]
+            for name, example in node.get("examples", {}).items():
+                yield (
+                    f"{pointer}/examples/{name}",
+                    f"{pointer}/schema",
+                    resolve_ref(document, example)["value"],
+                )
+        elif "/components/schemas/" in pointer and isinstance(node.get("examples"), list):
+            for index, example in enumerate(node["examples"]):
+                yield f"{pointer}/examples/{index}", pointer, example
+
+
+def test_every_example_validates_against_its_schema(document: dict[str, Any], python_validator: Any) -> None:
+    examples = list(_examples(document))
+    assert len(examples) > 40
+    for where, schema_pointer, example in examples:
+        errors = [error.message for error in python_validator(schema_pointer).iter_errors(example)]
+        assert not errors, f"{where}: {errors}"
+
+
+def test_the_seed_pages_get_example_is_a_lead_exactly_as_printed(python_validator: Any) -> None:
+    page = SEED_PAGE.read_text(encoding="utf-8")
+    section = page[page.index("GET /lead/{leadID}") : page.index("DELETE /lead/{leadID}")]
+    printed, _ = json.JSONDecoder().raw_decode(section[section.index("{", section.index("200 OK")) :])
+    assert printed["lead_id"] == "ld_123"
+    assert len(printed) == 8
+    assert list(python_validator("/components/schemas/Lead").iter_errors(printed)) == []
+
+
+def test_every_gap_the_spec_fills_is_marked_as_a_decision(document: dict[str, Any]) -> None:
+    text = default_spec_path().read_text(encoding="utf-8")
+    assert text.count("Decision:") >= 25
+    for operation_id in (
+        "getLeadDeletionStatus",
+        "updateLead",
+        "getScoreHistory",
+        "listLeads",
+        "ingestEvent",
+    ):
+        _, _, _, operation = next(op for op in operations(document) if op[3]["operationId"] == operation_id)
+        assert "Decision:" in operation["description"], operation_id
