@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, send_file
 
+from mock_server.problems import ApiProblem
+from mock_server.seed import SeedError, load_seed
 from mock_server.spec import default_spec_path
 from mock_server.state import mock_state
 
@@ -17,7 +19,14 @@ def health() -> Response:
 
 @admin.post("/_mock/reset")
 def reset() -> Response:
-    mock_state(current_app).store.reset()
+    """Back to the seed, re-read from disk if it changed; a broken seed file leaves the state as it was."""
+    state = mock_state(current_app)
+    try:
+        seed = load_seed(state.config.seed_path, state.spec)
+    except SeedError as exc:
+        raise ApiProblem(400, "invalid-seed", f"{exc}; the state was not reset.") from exc
+    state.directory.load(seed)
+    state.store.reset(seed)
     return Response(status=204)
 
 

@@ -42,6 +42,10 @@ class Directory:
     """Tokens and OUs: authenticates requests and answers which OUs a principal may use."""
 
     def __init__(self, seed: SeedData) -> None:
+        self.load(seed)
+
+    def load(self, seed: SeedData) -> None:
+        """(Re)build the tokens and OUs from a seed."""
         self._principals = {
             token.token: Principal(token.token, token.org_id, token.units, token.default_unit) for token in seed.tokens
         }

@@ -7,6 +7,7 @@ re-materializes it on every reset. Times may be absolute (RFC 3339) or relative 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -350,7 +351,16 @@ def _lead(raw: Mapping[str, Any]) -> LeadSeed:
 
 
 def load_seed(path: Path, spec: ApiSpec) -> SeedData:
-    """Read, check and parse a seed file (YAML, or JSON, which is YAML too)."""
+    """Read, check and parse a seed file (YAML, or JSON, which is YAML too); re-read only when it changed."""
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise SeedError(f"cannot read seed file {path}: {exc}") from exc
+    return _load_seed(path.resolve(), stat.st_mtime_ns, stat.st_size, spec)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_seed(path: Path, mtime_ns: int, size: int, spec: ApiSpec) -> SeedData:
     raw = _read(path)
     _check(raw, spec, path)
     seed = SeedData(

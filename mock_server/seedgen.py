@@ -366,10 +366,12 @@ def special_leads() -> list[dict[str, Any]]:
 def build_seed(leads: int, random_seed: int, events: tuple[int, int] = (3, 30)) -> dict[str, Any]:
     rng = random.Random(random_seed)
     generated = [LEAD_FROM_THE_PAGE, *special_leads()]
-    placements = [("org_456", "unit_default"), ("org_456", "unit_emea"), ("org_789", "unit_default")]
-    shares = [0.55, 0.35, 0.10]
     for index in range(leads):
-        org_id, unit_id = rng.choices(placements, shares)[0]
+        # Of every 20 leads: 2 in the other organization, 7 in EMEA, 11 in the default OU.
+        slot = index % 20
+        org_id, unit_id = (
+            ("org_789", "unit_default") if slot < 2 else ("org_456", "unit_emea" if slot < 9 else "unit_default")
+        )
         generated.append(random_lead(rng, index, org_id, unit_id, rng.randint(*events)))
     return {"orgs": ORGS, "tokens": TOKENS, "rulesets": RULESETS, "leads": generated}
 

@@ -82,7 +82,7 @@ class OperationSpec:
         return f"{self.method.upper()} {self.path}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ApiSpec:
     """The loaded spec: the raw document, compiled operations and a factory for schema validators."""
 

@@ -158,8 +158,6 @@ class LeadStore:
         self._limits = limits
         self._clock = clock
         self._deletion_delay = deletion_delay
-        self._rulesets: tuple[Ruleset, ...] = seed.rulesets
-        self._primary = next(ruleset for ruleset in seed.rulesets if ruleset.primary)
         self._lock = threading.RLock()
         self._leads: dict[str, LeadRecord] = {}
         self._alias_owner: dict[tuple[str, str, str, str], str] = {}
@@ -169,9 +167,12 @@ class LeadStore:
 
     # -- state ------------------------------------------------------------------------------------
 
-    def reset(self) -> None:
-        """Back to the seed, with relative seed times taken from now."""
+    def reset(self, seed: SeedData | None = None) -> None:
+        """Back to the seed (or to a new one), with relative seed times taken from now."""
         with self._lock:
+            self._seed = seed or self._seed
+            self._rulesets: tuple[Ruleset, ...] = self._seed.rulesets
+            self._primary = next(ruleset for ruleset in self._seed.rulesets if ruleset.primary)
             now = self._clock().replace(microsecond=0)
             self._leads = {}
             self._alias_owner = {}

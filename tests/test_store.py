@@ -1,0 +1,354 @@
+"""The in-memory store alone, without Flask: scoping, writes, deletions, ingest, lists, scores, threads."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mock_server.auth import Scope
+from mock_server.problems import ApiProblem
+from mock_server.seed import DEFAULT_SEED, load_seed
+from mock_server.spec import ApiSpec
+from mock_server.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
+from mock_server.timeutil import parse_timestamp
+from tests.conftest import FakeClock
+
+DEFAULT = Scope("org_456", "unit_default")
+EMEA = Scope("org_456", "unit_emea")
+OTHER_ORG = Scope("org_789", "unit_default")
+
+
+def make_store(spec: ApiSpec, clock: FakeClock, delay: float = 5.0) -> LeadStore:
+    seed = load_seed(DEFAULT_SEED, spec)
+    return LeadStore(seed, StoreLimits.from_spec(spec), clock=clock, deletion_delay=timedelta(seconds=delay))
+
+
+@pytest.fixture
+def lead_store(spec: ApiSpec, clock: FakeClock) -> LeadStore:
+    return make_store(spec, clock)
+
+
+def test_the_seed_pages_lead_is_served_exactly_as_printed(lead_store: LeadStore) -> None:
+    assert lead_store.get_lead(DEFAULT, "ld_123") == {
+        "lead_id": "ld_123",
+        "org_id": "org_456",
+        "score": 75,
+        "last_event_at": "2025-01-15T10:30:00Z",
+        "created_at": "2025-01-01T08:00:00Z",
+        "updated_at": "2025-01-15T10:30:00Z",
+        "owner_name": "Jane Smith",
+        "metadata": {"first_name": "Alex", "last_name": "Johnson", "company": "Acme Corp", "title": "VP Marketing"},
+    }
+
+
+@pytest.mark.parametrize("scope", [EMEA, OTHER_ORG])
+def test_a_lead_of_another_ou_or_org_is_not_found_for_every_operation(lead_store: LeadStore, scope: Scope) -> None:
+    calls: list[Callable[[], object]] = [
+        lambda: lead_store.get_lead(scope, "ld_123"),
+        lambda: lead_store.update_lead(scope, "ld_123", {"owner_name": "Mallory"}),
+        lambda: lead_store.patch_metadata(scope, "ld_123", {"x": 1}),
+        lambda: lead_store.delete_lead(scope, "ld_123"),
+        lambda: lead_store.list_aliases(scope, "ld_123"),
+        lambda: lead_store.score_explain(scope, "ld_123", 24),
+        lambda: lead_store.score_history(scope, "ld_123", datetime(2025, 1, 1, tzinfo=UTC), lead_store.now(), None),
+        lambda: lead_store.ingest(scope, IngestRequest("page_view", lead_id="ld_123")),
+        lambda: lead_store.find_by_alias(scope, "email", "alex@example.com"),
+    ]
+    for call in calls:
+        with pytest.raises(ApiProblem) as raised:
+            call()
+        assert raised.value.status == 404
+    assert lead_store.get_lead(DEFAULT, "ld_123")["owner_name"] == "Jane Smith"
+    listed = lead_store.list_leads(scope, LeadQuery(limit=100))
+    assert "ld_123" not in {lead["lead_id"] for lead in listed["leads"]}
+
+
+def test_update_writes_the_core_fields_and_advances_updated_at(lead_store: LeadStore, clock: FakeClock) -> None:
+    before = lead_store.get_lead(DEFAULT, "ld_123")
+    first = lead_store.update_lead(DEFAULT, "ld_123", {"owner_name": None})
+    second = lead_store.update_lead(DEFAULT, "ld_123", {"metadata": {"company": "Globex"}})  # same clock instant
+    assert first["owner_name"] is None
+    assert second["owner_name"] is None  # left out: kept
+    assert second["metadata"] == {"company": "Globex"}  # sent: replaced whole
+    stamps = [parse_timestamp(lead["updated_at"]) for lead in (before, first, second)]
+    assert stamps[0] < stamps[1] < stamps[2]
+    assert second["created_at"] == before["created_at"]
+    assert lead_store.get_lead(DEFAULT, "ld_123") == second
+
+
+def test_patch_merges_and_removes_keys_sent_as_null(lead_store: LeadStore) -> None:
+    patched = lead_store.patch_metadata(DEFAULT, "ld_123", {"title": "CMO", "company": None, "industry": "Software"})
+    assert patched["metadata"] == {"first_name": "Alex", "last_name": "Johnson", "title": "CMO", "industry": "Software"}
+
+
+def test_a_patch_beyond_the_key_limit_is_a_conflict_that_changes_nothing(lead_store: LeadStore, spec: ApiSpec) -> None:
+    limit = spec.schema("LeadMetadata")["maxProperties"]
+    lead_store.update_lead(DEFAULT, "ld_123", {"metadata": {f"k{i}": i for i in range(limit - 2)}})
+    before = lead_store.get_lead(DEFAULT, "ld_123")
+    with pytest.raises(ApiProblem) as raised:
+        lead_store.patch_metadata(DEFAULT, "ld_123", {"a1": 1, "a2": 2, "a3": 3})
+    assert raised.value.status == 409
+    assert lead_store.get_lead(DEFAULT, "ld_123") == before
+    assert len(lead_store.patch_metadata(DEFAULT, "ld_123", {"a1": 1, "a2": 2, "k0": None})["metadata"]) == limit - 1
+
+
+def test_deletion_hides_the_lead_at_once_and_completes_after_the_delay(lead_store: LeadStore, clock: FakeClock) -> None:
+    assert lead_store.delete_lead(DEFAULT, "ld_123") == {"message": "Lead deletion initiated", "lead_id": "ld_123"}
+    with pytest.raises(ApiProblem):
+        lead_store.get_lead(DEFAULT, "ld_123")
+    with pytest.raises(ApiProblem):
+        lead_store.delete_lead(DEFAULT, "ld_123")
+    pending = lead_store.deletion_status(DEFAULT, "ld_123")
+    assert (pending["status"], pending["completed_at"]) == ("pending", None)
+    clock.advance(seconds=5)
+    done = lead_store.deletion_status(DEFAULT, "ld_123")
+    assert done["status"] == "completed"
+    assert parse_timestamp(done["completed_at"]) - parse_timestamp(done["requested_at"]) == timedelta(seconds=5)
+    with pytest.raises(ApiProblem):  # the deletion belongs to the lead's OU
+        lead_store.deletion_status(EMEA, "ld_123")
+    with pytest.raises(ApiProblem):  # the aliases went with the lead
+        lead_store.find_by_alias(DEFAULT, "email", "alex@example.com")
+    assert "ld_123" not in {lead["lead_id"] for lead in lead_store.list_leads(DEFAULT, LeadQuery(limit=100))["leads"]}
+
+
+def test_a_deletion_that_cannot_purge_ends_failed_and_the_lead_stays_gone(
+    lead_store: LeadStore, clock: FakeClock
+) -> None:
+    lead_store.delete_lead(DEFAULT, "ld_legal_hold")
+    clock.advance(seconds=6)
+    assert lead_store.deletion_status(DEFAULT, "ld_legal_hold")["status"] == "failed"
+    with pytest.raises(ApiProblem):
+        lead_store.get_lead(DEFAULT, "ld_legal_hold")
+
+
+def test_no_deletion_status_without_a_deletion(lead_store: LeadStore) -> None:
+    with pytest.raises(ApiProblem) as raised:
+        lead_store.deletion_status(DEFAULT, "ld_123")
+    assert raised.value.status == 404
+
+
+def test_ingest_with_a_new_alias_creates_a_lead_that_by_alias_finds(lead_store: LeadStore, clock: FakeClock) -> None:
+    accepted = lead_store.ingest(
+        DEFAULT,
+        IngestRequest("demo_request", aliases=(("email", "new@lead.example"), ("cookie", "c_new"))),
+    )
+    lead_id = accepted["lead_id"]
+    found = lead_store.find_by_alias(DEFAULT, "cookie", "c_new")
+    assert found == {"lead_id": lead_id, "email": "new@lead.example", "metadata": {}}
+    lead = lead_store.get_lead(DEFAULT, lead_id)
+    assert lead["score"] == 25  # rl_demo_request
+    assert lead["last_event_at"] == lead["created_at"] == "2026-11-26T12:00:00Z"
+    assert [alias["kind"] for alias in lead_store.list_aliases(DEFAULT, lead_id)["aliases"]] == ["email", "cookie"]
+    with pytest.raises(ApiProblem):
+        lead_store.find_by_alias(EMEA, "cookie", "c_new")  # aliases are per OU
+
+
+def test_ingest_attributes_to_the_existing_lead_and_adds_new_aliases(lead_store: LeadStore, clock: FakeClock) -> None:
+    clock.advance(hours=1)
+    accepted = lead_store.ingest(
+        DEFAULT,
+        IngestRequest(
+            "page_view",
+            aliases=(("social", "@alexj"), ("email", "alex@example.com")),
+            metadata={"path": "/pricing/enterprise"},
+        ),
+    )
+    assert accepted["lead_id"] == "ld_123"
+    lead = lead_store.get_lead(DEFAULT, "ld_123")
+    assert lead["score"] == 85  # rl_pricing_view: filtered rules win over the plain page_view rule
+    assert lead["last_event_at"] == lead["updated_at"] == "2026-11-26T13:00:00Z"
+    assert lead_store.find_by_alias(DEFAULT, "social", "@alexj")["lead_id"] == "ld_123"
+
+
+def test_back_dated_and_future_events(lead_store: LeadStore, clock: FakeClock) -> None:
+    lead_store.ingest(DEFAULT, IngestRequest("DECAY", lead_id="ld_123", timestamp=datetime(2024, 12, 31, tzinfo=UTC)))
+    lead = lead_store.get_lead(DEFAULT, "ld_123")
+    # Replayed in time order: the decay came first, clamped at 0, so the score is unchanged.
+    assert lead["score"] == 75
+    assert lead["last_event_at"] == "2025-01-15T10:30:00Z"
+    lead_store.ingest(
+        DEFAULT, IngestRequest("email_click", lead_id="ld_123", timestamp=datetime(2999, 1, 1, tzinfo=UTC))
+    )
+    assert lead_store.get_lead(DEFAULT, "ld_123")["last_event_at"] == "2026-11-26T12:00:00Z"
+
+
+def test_ingest_by_id_in_another_ou_is_not_found(lead_store: LeadStore) -> None:
+    with pytest.raises(ApiProblem) as raised:
+        lead_store.ingest(EMEA, IngestRequest("page_view", lead_id="ld_123"))
+    assert raised.value.status == 404
+    assert lead_store.get_lead(DEFAULT, "ld_123")["score"] == 75
+
+
+def _all_leads(store: LeadStore, scope: Scope) -> list[dict[str, object]]:
+    leads: list[dict[str, object]] = []
+    page = 1
+    while True:
+        body = store.list_leads(scope, LeadQuery(page=page, limit=100))
+        leads += body["leads"]
+        if len(leads) >= body["total"]:
+            return leads
+        page += 1
+
+
+def test_the_seed_has_enough_leads_in_every_ou(lead_store: LeadStore) -> None:
+    counts = {scope: len(_all_leads(lead_store, scope)) for scope in (DEFAULT, EMEA, OTHER_ORG)}
+    assert counts[DEFAULT] + counts[EMEA] >= 50
+    assert min(counts.values()) >= 5
+    for scope in (DEFAULT, EMEA, OTHER_ORG):
+        for lead in _all_leads(lead_store, scope)[:10]:
+            assert lead_store.list_aliases(scope, str(lead["lead_id"]))["aliases"]
+            assert lead["last_event_at"] is not None
+
+
+@pytest.fixture(scope="module")
+def read_only_store(spec: ApiSpec) -> LeadStore:
+    """One store for read-only properties: building one per example would dominate the run time."""
+    return make_store(spec, FakeClock())
+
+
+def _expected_page(store: LeadStore, query: LeadQuery) -> tuple[int, list[dict[str, object]]]:
+    """The brute-force answer: filter every lead of the OU, sort by score then id, slice the page."""
+    now = store.now()
+    midnight = now.replace(hour=0, minute=0, second=0)
+    since = {"today": midnight, "yesterday": midnight - timedelta(days=1)}
+    since |= {f"last_{days}d": now - timedelta(days=days) for days in (7, 30, 90)}
+
+    def keep(lead: dict[str, object]) -> bool:
+        score = int(str(lead["score"]))
+        last = parse_timestamp(str(lead["last_event_at"]))
+        created = parse_timestamp(str(lead["created_at"]))
+        last_type = store._leads[str(lead["lead_id"])].events[-1].event_type
+        rng = query.created_range
+        return all(
+            [
+                query.min_score is None or score >= query.min_score,
+                query.max_score is None or score <= query.max_score,
+                query.event_type is None or last_type == query.event_type,
+                query.last_active is None or last >= now - timedelta(days=int(query.last_active[:-1])),
+                rng is None or (created >= since[rng] and (rng != "yesterday" or created < midnight)),
+            ]
+        )
+
+    matching = sorted(
+        (lead for lead in _all_leads(store, DEFAULT) if keep(lead)),
+        key=lambda lead: (-int(str(lead["score"])), str(lead["lead_id"])),
+    )
+    return len(matching), matching[(query.page - 1) * query.limit : query.page * query.limit]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    query=st.builds(
+        LeadQuery,
+        page=st.integers(1, 6),
+        limit=st.integers(1, 30),
+        min_score=st.none() | st.integers(0, 300),
+        max_score=st.none() | st.integers(0, 300),
+        event_type=st.none() | st.sampled_from(["page_view", "email_click", "demo_request", "nope"]),
+        last_active=st.none() | st.sampled_from(["7d", "30d"]),
+        created_range=st.none() | st.sampled_from(["today", "yesterday", "last_7d", "last_30d", "last_90d"]),
+    )
+)
+def test_list_pages_equal_a_brute_force_filter_and_sort(read_only_store: LeadStore, query: LeadQuery) -> None:
+    total, page = _expected_page(read_only_store, query)
+    body = read_only_store.list_leads(DEFAULT, query)
+    assert body["total"] == total
+    assert body["leads"] == page
+
+
+def test_score_explain_reports_drivers_decay_inorganic_and_reset(lead_store: LeadStore) -> None:
+    bot = lead_store.score_explain(DEFAULT, "ld_bot_burst", 24)
+    assert bot["inorganic_count"] == 7
+    assert bot["top_drivers"] == [
+        {"rule_id": "rl_page_view", "event_type": "page_view", "count": 1, "weight": 5, "total": 5}
+    ]
+    reset = lead_store.score_explain(DEFAULT, "ld_score_reset", 24 * 7)
+    assert reset["reset_excluded_count"] == 1  # the form_submit 5 days ago precedes the reset 3 days ago
+    assert reset["score_reset_at"] == "2026-11-23T12:00:00Z"
+    assert [d["rule_id"] for d in reset["top_drivers"]] == ["rl_pricing_view", "rl_email_click"]
+    assert lead_store.get_lead(DEFAULT, "ld_score_reset")["score"] == 15
+    assert reset["snapshot"][0] == {"event_type": "webinar_attend", "weight": 30}
+    assert lead_store.score_explain(DEFAULT, "ld_123", 24)["top_drivers"] == []  # its events are old
+
+
+def test_score_history_is_hourly_per_ruleset_within_the_retention(lead_store: LeadStore, clock: FakeClock) -> None:
+    start = clock.now - timedelta(days=2)
+    history = lead_store.score_history(DEFAULT, "ld_score_reset", start, clock.now, "ruleset_default")
+    snapshots = history["snapshots"]
+    assert history["count"] == len(snapshots) == 49
+    assert snapshots[0]["snapshot_at"] == "2026-11-24T12:00:00Z"
+    assert {snapshot["ruleset_id"] for snapshot in snapshots} == {"ruleset_default"}
+    scores = [snapshot["score"] for snapshot in snapshots]
+    assert (scores[0], scores[-1]) == (10, 15)  # a pricing view after the reset; then an email click
+    both = lead_store.score_history(DEFAULT, "ld_score_reset", start, clock.now, None)
+    assert both["count"] == 98
+    old = lead_store.score_history(DEFAULT, "ld_123", datetime(2025, 1, 1, tzinfo=UTC), clock.now, None)
+    first = parse_timestamp(old["snapshots"][0]["snapshot_at"])
+    assert first >= clock.now - timedelta(days=91)  # 90-day retention
+    assert {snapshot["score"] for snapshot in old["snapshots"] if snapshot["ruleset_id"] == "ruleset_default"} == {75}
+    assert lead_store.score_history(DEFAULT, "ld_123", start, clock.now, "ruleset_nope")["count"] == 0
+
+
+def test_reset_restores_the_seed(lead_store: LeadStore) -> None:
+    lead_store.delete_lead(DEFAULT, "ld_123")
+    lead_store.ingest(DEFAULT, IngestRequest("page_view", aliases=(("email", "x@y.example"),)))
+    lead_store.reset()
+    assert lead_store.get_lead(DEFAULT, "ld_123")["score"] == 75
+    with pytest.raises(ApiProblem):
+        lead_store.find_by_alias(DEFAULT, "email", "x@y.example")
+    with pytest.raises(ApiProblem):
+        lead_store.deletion_status(DEFAULT, "ld_123")
+
+
+def test_concurrent_writes_lose_nothing_and_keep_the_indexes_consistent(lead_store: LeadStore) -> None:
+    threads, per_thread = 8, 60
+    barrier = threading.Barrier(threads)
+    created: list[str] = []
+    lock = threading.Lock()
+
+    def work(worker: int) -> None:
+        barrier.wait()
+        for index in range(per_thread):
+            lead_store.ingest(DEFAULT, IngestRequest("email_open", lead_id="ld_123"))
+            accepted = lead_store.ingest(
+                DEFAULT, IngestRequest("email_open", aliases=(("cookie", f"c_{worker}_{index}"),))
+            )
+            lead_store.patch_metadata(DEFAULT, accepted["lead_id"], {f"w{worker}": index})
+            lead_store.list_leads(DEFAULT, LeadQuery(min_score=1))
+            with lock:
+                created.append(accepted["lead_id"])
+
+    pool = [threading.Thread(target=work, args=(worker,)) for worker in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    assert lead_store.get_lead(DEFAULT, "ld_123")["score"] == 75 + threads * per_thread  # rl_email_open: +1 each
+    assert len(set(created)) == threads * per_thread
+    listed = {str(lead["lead_id"]) for lead in _all_leads(lead_store, DEFAULT)}
+    assert set(created) <= listed
+    for lead_id in created[:50]:
+        assert lead_store.get_lead(DEFAULT, lead_id)["metadata"]
+    ranked = list(lead_store._ranked[DEFAULT])
+    assert ranked == sorted(ranked)
+    assert len(ranked) == len(listed)
+
+
+def test_a_bad_seed_file_fails_with_a_message_naming_the_entry(spec: ApiSpec, tmp_path: object) -> None:
+    from pathlib import Path
+
+    from mock_server.seed import SeedError
+
+    path = Path(str(tmp_path)) / "seed.yaml"
+    text = DEFAULT_SEED.read_text(encoding="utf-8").replace("first_name: Alex", "1st: Alex", 1)
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SeedError, match=r"leads\[0\] \(ld_123\): metadata"):
+        load_seed(path, spec)
+    path.write_text("orgs: []\n", encoding="utf-8")
+    with pytest.raises(SeedError, match="required"):
+        load_seed(path, spec)
