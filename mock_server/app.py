@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+from collections import defaultdict
 from typing import Any
 
 from flask import Flask, Response, request
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.routing import BaseConverter, Map
 
 from mock_server.admin import admin
 from mock_server.auth import ACTIVE_OU_COOKIE, Directory
@@ -21,7 +24,7 @@ from mock_server.config import MockConfig
 from mock_server.handlers import Call, Handler, Reply, all_handlers
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, method_not_allowed
 from mock_server.seed import load_seed
-from mock_server.spec import OperationSpec, SpecError, load_spec
+from mock_server.spec import ApiSpec, OperationSpec, SpecError, load_spec
 from mock_server.state import EXTENSION, MockState
 from mock_server.store import StoreLimits
 from mock_server.validation import RequestValidator
@@ -99,6 +102,36 @@ def _register_errors(app: Flask) -> None:
     app.register_error_handler(Exception, internal_error)
 
 
+class SegmentExcept(BaseConverter):
+    """A path segment other than the given static ones: `/lead/{leadID}` must not swallow `/lead/by-alias`."""
+
+    def __init__(self, url_map: Map, *excluded: str) -> None:
+        super().__init__(url_map)
+        self.regex = "".join(f"(?!{re.escape(word)}$)" for word in excluded) + "[^/]+"
+
+
+def flask_rules(spec: ApiSpec) -> dict[str, str]:
+    """Each operation's Flask rule; a template segment excludes the static segments beside it in the spec."""
+    static: dict[tuple[str, ...], set[str]] = defaultdict(set)
+    split = {op_id: op.path.strip("/").split("/") for op_id, op in spec.operations.items()}
+    for segments in split.values():
+        for index, segment in enumerate(segments):
+            if not segment.startswith("{"):
+                static[tuple(segments[:index])].add(segment)
+    rules = {}
+    for operation_id, segments in split.items():
+        parts = []
+        for index, segment in enumerate(segments):
+            if segment.startswith("{"):
+                excluded = sorted(static.get(tuple(segments[:index]), ()))
+                converter = f"except({', '.join(repr(word) for word in excluded)}):" if excluded else ""
+                parts.append(f"<{converter}{segment[1:-1]}>")
+            else:
+                parts.append(segment)
+        rules[operation_id] = "/" + "/".join(parts)
+    return rules
+
+
 def create_app(config: MockConfig | None = None) -> Flask:
     """A fresh mock: spec compiled, seed loaded, every operation bound to its handler."""
     config = config or MockConfig()
@@ -116,11 +149,13 @@ def create_app(config: MockConfig | None = None) -> Flask:
         raise SpecError(f"handlers and openapi.yaml disagree: no handler for {missing}, no operation for {extra}")
 
     app = Flask(__name__)
+    app.url_map.converters["except"] = SegmentExcept
     app.config["MAX_CONTENT_LENGTH"] = spec.max_request_bytes
     app.extensions[EXTENSION] = state
+    rules = flask_rules(spec)
     for operation in spec.operations.values():
         app.add_url_rule(
-            operation.flask_rule,
+            rules[operation.operation_id],
             endpoint=operation.operation_id,
             view_func=_view(state, operation, handlers[operation.operation_id]),
             methods=[operation.method.upper()],

@@ -73,11 +73,6 @@ class OperationSpec:
     responses: Mapping[int, Validator | None]
 
     @property
-    def flask_rule(self) -> str:
-        """`/lead/{leadID}` becomes `/lead/<leadID>`: plain converters, so `/` never matches inside."""
-        return self.path.replace("{", "<").replace("}", ">")
-
-    @property
     def label(self) -> str:
         return f"{self.method.upper()} {self.path}"
 

@@ -1,0 +1,217 @@
+"""One small HTTP client for the semantic contracts, over WSGI (the in-process mock) or the network.
+
+Every response remembers its request, so a violated contract can print a curl command that reproduces
+it. Tokens never appear in that output: the command refers to `$LEADVIBE_TOKEN` instead.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import requests
+from flask import Flask
+from requests.cookies import RequestsCookieJar
+
+
+class BudgetExhausted(Exception):
+    """The run used its whole request budget (LEADVIBE_MAX_REQUESTS)."""
+
+
+class ReadOnlyViolation(Exception):
+    """A read-only run was about to send something else than GET: refused before it left."""
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True)
+class SentRequest:
+    method: str
+    url: str
+    token_name: str | None
+    json_body: Any = None
+    raw_body: bytes | None = None
+    content_type: str | None = None
+
+    def curl(self) -> str:
+        parts = ["curl", "-X", self.method, shlex.quote(self.url)]
+        if self.token_name is not None:
+            parts += ["-H", f'"Authorization: Bearer ${self.token_name}"']
+        if self.json_body is not None:
+            parts += ["-H", "'Content-Type: application/json'", "-d", shlex.quote(json.dumps(self.json_body))]
+        elif self.raw_body is not None:
+            if self.content_type:
+                parts += ["-H", shlex.quote(f"Content-Type: {self.content_type}")]
+            parts += ["--data-binary", shlex.quote(self.raw_body.decode("utf-8", "replace"))]
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    status: int
+    headers: Mapping[str, str]
+    text: str
+    request: SentRequest
+
+    def json(self) -> Any:
+        return json.loads(self.text) if self.text else None
+
+    @property
+    def media_type(self) -> str:
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    def describe(self) -> str:
+        return f"[{self.status}] {self.text[:600]}\nReproduce with:\n    {self.request.curl()}"
+
+
+class ApiClient(Protocol):
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> ApiResponse: ...
+
+
+@dataclass
+class TokenNames:
+    """Which environment variable holds each token, for reproducers that never print a secret."""
+
+    names: dict[str, str] = field(default_factory=dict)
+
+    def name_of(self, token: str | None) -> str | None:
+        if token is None:
+            return None
+        return self.names.get(token, "TOKEN")
+
+
+class WsgiClient:
+    """Calls the in-process mock through Werkzeug's test client: no sockets, no cookies kept."""
+
+    def __init__(self, app: Flask, token_names: TokenNames) -> None:
+        self._client = app.test_client(use_cookies=False)
+        self._names = token_names
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> ApiResponse:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        kwargs: dict[str, Any] = {"json": json_body} if json_body is not None else {"data": raw_body}
+        if content_type:
+            kwargs["content_type"] = content_type
+        response = self._client.open(path, method=method, query_string=dict(params or {}), headers=headers, **kwargs)
+        query = f"?{urlencode(params)}" if params else ""
+        sent = SentRequest(
+            method, f"http://localhost{path}{query}", self._names.name_of(token), json_body, raw_body, content_type
+        )
+        return ApiResponse(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data(True), sent
+        )
+
+
+class _Throttle:
+    """At most `rate` requests per second and `budget` in all, shared by every live client of the run."""
+
+    def __init__(self, rate: float, budget: int) -> None:
+        self._interval = 1.0 / rate
+        self._budget = budget
+        self._used = 0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self._lock:
+            if self._used >= self._budget:
+                raise BudgetExhausted(
+                    f"the run used its budget of {self._budget} requests; raise LEADVIBE_MAX_REQUESTS "
+                    "or lower LEADVIBE_MAX_EXAMPLES"
+                )
+            self._used += 1
+            now = time.monotonic()
+            wait = self._next - now
+            self._next = max(now, self._next) + self._interval
+        if wait > 0:
+            time.sleep(wait)
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+
+class _NoCookies(RequestsCookieJar):
+    """Each request stands alone: the active OU never leaks from one contract into the next."""
+
+    def set_cookie(self, cookie: Any, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class HttpClient:
+    """Calls a deployment over HTTP, throttled and within the run's request budget."""
+
+    def __init__(
+        self, base_url: str, timeout: float, throttle: _Throttle, token_names: TokenNames, *, read_only: bool
+    ) -> None:
+        self._read_only = read_only
+        self._base_url = base_url
+        self._timeout = timeout
+        self._throttle = throttle
+        self._names = token_names
+        self._session = requests.Session()
+        self._session.cookies = _NoCookies()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        raw_body: bytes | None = None,
+        content_type: str | None = None,
+    ) -> ApiResponse:
+        if self._read_only and method.upper() not in READ_METHODS:
+            raise ReadOnlyViolation(f"read-only run: refused to send {method} {path}")
+        self._throttle.acquire()
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        if content_type:
+            headers["Content-Type"] = content_type
+        url = f"{self._base_url}{path}"
+        response = self._session.request(
+            method,
+            url,
+            params=dict(params or {}),
+            json=json_body,
+            data=raw_body,
+            headers=headers,
+            timeout=self._timeout,
+            allow_redirects=False,
+        )
+        sent = SentRequest(method, response.url, self._names.name_of(token), json_body, raw_body, content_type)
+        return ApiResponse(
+            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.text, sent
+        )
+
+
+def throttle(rate: float, budget: int) -> _Throttle:
+    return _Throttle(rate, budget)

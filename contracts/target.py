@@ -1,0 +1,103 @@
+"""What the contracts run against: the in-process mock (default) or a live deployment (environment only).
+
+Live mode is chosen by `LEADVIBE_TARGET=live`, which `leadvibe-contracts` (`make test-live`) sets.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+MOCK_TOKEN = "kbn_pat_demo"
+# In mock mode isolation is checked against another OU of the same org and against another org.
+MOCK_OTHER_TOKENS = ("kbn_pat_demo_emea", "kbn_pat_other")
+
+
+class TargetError(Exception):
+    """The environment does not describe a usable target; the message says what to set."""
+
+
+@dataclass(frozen=True)
+class Target:
+    mode: Literal["mock", "live"]
+    token: str
+    base_url: str | None = None
+    other_tokens: tuple[str, ...] = ()
+    allow_writes: bool = True
+    max_examples: int = 25
+    request_timeout: float = 10.0
+    rate_limit: float = 20.0  # requests per second, live only
+    max_requests: int = 5000  # the whole run's request budget, live only
+    wait_timeout: float = 30.0  # bound for asynchronous effects (ingest, deletion)
+    run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+
+    @property
+    def live(self) -> bool:
+        return self.mode == "live"
+
+    def describe(self) -> str:
+        writes = (
+            "WRITES ON: only leads this run creates through POST /ingest are written to, then deleted"
+            if self.allow_writes
+            else "read-only: GET requests only (set LEADVIBE_ALLOW_WRITES=1 for the write contracts)"
+        )
+        isolation = "on" if self.other_tokens else "off (set LEADVIBE_OTHER_OU_TOKEN to turn them on)"
+        return (
+            f"target: {self.base_url or 'in-process mock'}\n"
+            f"mode: {writes}\n"
+            f"isolation contracts: {isolation}\n"
+            f"budget: {self.max_examples} examples per operation, at most {self.max_requests} requests, "
+            f"{self.rate_limit:g} requests/s, {self.request_timeout:g} s timeout; run id {self.run_id}"
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw) if integer else float(raw)
+    except ValueError:
+        raise TargetError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
+    if value <= 0:
+        raise TargetError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
+def target_from_env(env: Mapping[str, str] | None = None) -> Target:
+    env = os.environ if env is None else env
+    if env.get("LEADVIBE_TARGET", "mock") != "live":
+        return Target(
+            mode="mock",
+            token=MOCK_TOKEN,
+            other_tokens=MOCK_OTHER_TOKENS,
+            max_examples=int(_number(env, "LEADVIBE_MAX_EXAMPLES", 25, integer=True)),
+            wait_timeout=5.0,
+        )
+    base_url = env.get("LEADVIBE_BASE_URL", "").rstrip("/")
+    if not base_url:
+        raise TargetError(
+            "LEADVIBE_BASE_URL is not set: it names the deployment to check, e.g. "
+            "LEADVIBE_BASE_URL=https://staging.example.com LEADVIBE_TOKEN=kbn_pat_... make test-live"
+        )
+    if not base_url.startswith(("http://", "https://")):
+        raise TargetError(f"LEADVIBE_BASE_URL must start with http:// or https://, got {base_url!r}")
+    token = env.get("LEADVIBE_TOKEN", "")
+    if not token:
+        raise TargetError("LEADVIBE_TOKEN is not set: a bearer token (kbn_pat_...) of the deployment is required")
+    other = env.get("LEADVIBE_OTHER_OU_TOKEN", "")
+    return Target(
+        mode="live",
+        token=token,
+        base_url=base_url,
+        other_tokens=(other,) if other else (),
+        allow_writes=env.get("LEADVIBE_ALLOW_WRITES", "") == "1",
+        max_examples=int(_number(env, "LEADVIBE_MAX_EXAMPLES", 10, integer=True)),
+        request_timeout=_number(env, "LEADVIBE_TIMEOUT", 10.0),
+        rate_limit=_number(env, "LEADVIBE_RATE_LIMIT", 20.0),
+        max_requests=int(_number(env, "LEADVIBE_MAX_REQUESTS", 5000, integer=True)),
+        wait_timeout=_number(env, "LEADVIBE_WAIT_TIMEOUT", 30.0),
+    )
