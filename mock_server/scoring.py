@@ -7,7 +7,7 @@ zero. Suppressed (inorganic) events are never scored; after a score reset, only 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,12 +17,14 @@ from mock_server.timeutil import floor_hour
 HOUR = timedelta(hours=1)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
+    """One event of a lead; never changed once recorded (slots: a large seed holds millions)."""
+
     event_id: str
     event_type: str
     at: datetime
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
     suppressed: bool = False
 
 

@@ -8,6 +8,7 @@ re-materializes it on every reset. Times may be absolute (RFC 3339) or relative 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -54,7 +55,7 @@ class AliasSeed:
     created_at: object
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EventSeed:
     event_id: str
     event_type: str
@@ -226,6 +227,11 @@ def _read(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SeedError(f"cannot read seed file {path}: {exc}") from exc
+    if path.suffix.lower() == ".json":  # JSON is YAML too, but the json module reads it ~100x faster
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise SeedError(f"seed file {path} is not valid JSON: {exc}") from exc
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as exc:
@@ -340,7 +346,7 @@ def _lead(raw: Mapping[str, Any]) -> LeadSeed:
                 event_id=event.get("id") or f"evt_{lead_id}_{index}",
                 event_type=event["event_type"],
                 at=event["at"],
-                metadata=dict(event.get("metadata") or {}),
+                metadata=event.get("metadata") or {},
                 suppressed=bool(event.get("suppressed", False)),
             )
             for index, event in enumerate(raw.get("events", []))

@@ -253,7 +253,7 @@ def random_lead(rng: random.Random, index: int, org_id: str, unit_id: str, event
             {
                 "id": f"alias_{lead_id[3:]}_p",
                 "kind": "phone",
-                "value": f"+1-555-{rng.randint(1000, 9999)}",
+                "value": f"+1-555-{rng.randint(100, 999)}-{index:05d}",  # unique per lead
                 "created_at": created,
             }
         )
@@ -267,7 +267,9 @@ def random_lead(rng: random.Random, index: int, org_id: str, unit_id: str, event
             }
         )
     if rng.random() < 0.1:
-        aliases.append({"id": f"alias_{lead_id[3:]}_s", "kind": "social", "value": f"@{handle}", "created_at": created})
+        aliases.append(
+            {"id": f"alias_{lead_id[3:]}_s", "kind": "social", "value": f"@{handle}{index}", "created_at": created}
+        )
     dormant = rng.random() < 0.2  # no activity for over a month: decay applies
     newest = 24 * 35 if dormant else 0
     lead_events = [_event(rng, rng.randint(min(newest, age_hours), age_hours)) for _ in range(events)]

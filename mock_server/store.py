@@ -54,6 +54,8 @@ class LeadRecord:
     score_reset_at: datetime | None = None
     deletion_fails: bool = False
     score: int = 0
+    # The API view, built on first read after a change (lists read the same leads again and again).
+    _view: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def scope(self) -> Scope:
@@ -73,7 +75,16 @@ class LeadRecord:
         """When the lead's history starts: its creation or its first event, whichever is earlier."""
         return min(self.created_at, self.events[0].at) if self.events else self.created_at
 
+    def changed(self) -> None:
+        """Call after every change, so that the next view is built anew."""
+        self._view = None
+
     def view(self) -> dict[str, Any]:
+        if self._view is None:
+            self._view = self._build_view()
+        return {**self._view, "metadata": dict(self.metadata)}
+
+    def _build_view(self) -> dict[str, Any]:
         last = self.last_event
         return {
             "lead_id": self.lead_id,
@@ -191,10 +202,7 @@ class LeadStore:
 
     def _materialize(self, seed: LeadSeed, now: datetime) -> LeadRecord:
         events = sorted(
-            (
-                Event(e.event_id, e.event_type, resolve_time(e.at, now), dict(e.metadata), e.suppressed)
-                for e in seed.events
-            ),
+            (Event(e.event_id, e.event_type, resolve_time(e.at, now), e.metadata, e.suppressed) for e in seed.events),
             key=lambda event: event.at,
         )
         created_at = resolve_time(seed.created_at, now)
@@ -236,6 +244,7 @@ class LeadStore:
     def _touch(self, lead: LeadRecord, now: datetime) -> None:
         """Every write strictly advances updated_at (the spec's decision), even within a millisecond."""
         lead.updated_at = max(now, lead.updated_at + MILLISECOND)
+        lead.changed()
 
     def _rescore(self, lead: LeadRecord, score: int) -> None:
         if score == lead.score:
@@ -243,6 +252,7 @@ class LeadStore:
         ranked = self._ranked[lead.scope]
         ranked.remove(lead.rank_key)
         lead.score = score
+        lead.changed()
         ranked.add(lead.rank_key)
 
     def _new_id(self, prefix: str) -> str:

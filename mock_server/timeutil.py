@@ -6,6 +6,7 @@ fraction, otherwise milliseconds (or microseconds for an ingested timestamp that
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -75,10 +76,16 @@ def resolve_time(value: object, now: datetime) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
         raise ValueError(f"not a time: {value!r}")
+    parsed = _seed_time(value)
+    return now - parsed if isinstance(parsed, timedelta) else parsed
+
+
+@functools.lru_cache(maxsize=1 << 18)
+def _seed_time(value: str) -> timedelta | datetime:
+    """An offset before now, or an absolute time (cached: large seeds repeat the same values)."""
     relative = _RELATIVE.match(value)
     if relative:
-        delta = timedelta(days=int(relative["d"] or 0), hours=int(relative["h"] or 0), minutes=int(relative["m"] or 0))
-        return now - delta
+        return timedelta(days=int(relative["d"] or 0), hours=int(relative["h"] or 0), minutes=int(relative["m"] or 0))
     return parse_timestamp(value)
 
 

@@ -4,6 +4,7 @@ lists filter, bad input gets a documented 4xx and never changes state, CORS, adm
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -285,3 +286,30 @@ def test_admin_reset_health_and_spec(client: FlaskClient) -> None:
     assert client.get("/lead/ld_123", headers=AUTH).get_json()["score"] == 75
     assert client.get("/lead/ld_123/deletion-status", headers=AUTH).status_code == 404
     assert client.get("/openapi.yaml").data.startswith(b"openapi: 3.1.0")
+
+
+def test_concurrent_requests_lose_no_acknowledged_update(app: Flask) -> None:
+    """Eight clients at once: every acknowledged PATCH and ingest is there afterwards."""
+    workers, rounds = 8, 20
+    barrier = threading.Barrier(workers)
+    acknowledged: list[str] = []
+    lock = threading.Lock()
+
+    def work(worker: int) -> None:
+        client = app.test_client()
+        barrier.wait()
+        for index in range(rounds):
+            patched = client.patch("/lead/ld_123/metadata", json={f"w{worker}_{index % 10}": index}, headers=AUTH)
+            ingested = client.post("/ingest", json={"event_type": "email_open", "lead_id": "ld_123"}, headers=AUTH)
+            assert (patched.status_code, ingested.status_code) == (200, 202)
+            with lock:
+                acknowledged.append(f"w{worker}_{index % 10}")
+
+    threads = [threading.Thread(target=work, args=(worker,)) for worker in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    lead = app.test_client().get("/lead/ld_123", headers=AUTH).get_json()
+    assert set(acknowledged) <= set(lead["metadata"])
+    assert lead["score"] == 75 + workers * rounds  # one point per email_open, none lost
