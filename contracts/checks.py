@@ -183,13 +183,3 @@ def score_explain_honours_hours(ctx: CheckContext, response: Response, case: Cas
     hours = _integer(_query(case, "hours"))
     assert body["range_hours"] == hours, f"range_hours {body['range_hours']} for hours={hours}"
     return None
-
-
-CUSTOM_CHECKS = (
-    problem_details_on_errors,
-    lead_id_matches_path,
-    cross_parameter_rules,
-    list_page_matches_request,
-    score_history_honours_query,
-    score_explain_honours_hours,
-)

@@ -7,6 +7,7 @@ their Schemathesis tests at import time.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -77,7 +78,7 @@ class Run:
     owned: OwnedLeads | None
     safety: LiveSafety
     schema: BaseSchema
-    throttle_acquire: Any = None
+    throttle_acquire: Callable[[], None] | None = None
 
     def reset(self) -> None:
         """Back to the seed: the in-process mock only; a live deployment is never reset."""

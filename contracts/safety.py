@@ -99,10 +99,6 @@ class OwnedLeads:
         with self._lock:
             self._deleted.add(lead_id)
 
-    def owns(self, lead_id: str) -> bool:
-        with self._lock:
-            return lead_id in self._leads
-
     def cleanup(self) -> list[str]:
         """Delete every lead of the run; returns what could not be removed (empty when all is clean)."""
         with self._lock:

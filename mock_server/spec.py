@@ -48,10 +48,6 @@ class ParameterSpec:
     default: Any
     validator: Validator
 
-    @property
-    def has_default(self) -> bool:
-        return "default" in self.schema or self.default is not None
-
 
 @dataclass(frozen=True)
 class BodySpec:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import secrets
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -483,7 +483,3 @@ class LeadStore:
     def lead_count(self) -> int:
         with self._lock:
             return len(self._leads)
-
-    def scopes(self) -> Sequence[Scope]:
-        with self._lock:
-            return list(self._ranked)

@@ -313,3 +313,9 @@ def test_concurrent_requests_lose_no_acknowledged_update(app: Flask) -> None:
     lead = app.test_client().get("/lead/ld_123", headers=AUTH).get_json()
     assert set(acknowledged) <= set(lead["metadata"])
     assert lead["score"] == 75 + workers * rounds  # one point per email_open, none lost
+
+
+def test_numbers_beyond_64_bits_and_unicode_round_trip(client: FlaskClient) -> None:
+    metadata = {"big": 10**30, "tiny": 1e-300, "name": "Zoë Ünal", "flag": False}
+    assert client.put("/lead/ld_123", json={"metadata": metadata}, headers=AUTH).status_code == 200
+    assert client.get("/lead/ld_123", headers=AUTH).get_json()["metadata"] == metadata
