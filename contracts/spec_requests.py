@@ -61,6 +61,11 @@ def example_request(spec: ApiSpec, operation_id: str, lead_id: str = "ld_123") -
     )
 
 
+def parameter_schema(spec: ApiSpec, operation_id: str, name: str) -> Mapping[str, Any]:
+    """The (resolved) schema of one parameter of an operation: its enum, bounds and default."""
+    return next(p.schema for p in spec.operations[operation_id].parameters if p.name == name)
+
+
 def lead_operations(spec: ApiSpec) -> Iterator[OperationSpec]:
     """Every operation whose path names one lead."""
     return (operation for operation in spec.operations.values() if "{leadID}" in operation.path)

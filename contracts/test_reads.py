@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from contracts.conftest import requires_other_token
 from contracts.probes import CLOCK_SKEW, contract_settings, listed_lead_ids, now, send, walk_pages
 from contracts.run import current_run
-from contracts.spec_requests import example_request, lead_operations
+from contracts.spec_requests import example_request, lead_operations, parameter_schema
 from contracts.verdict import expect, expect_status
 from mock_server.timeutil import parse_timestamp
 
@@ -51,10 +51,13 @@ FILTERS = st.fixed_dictionaries(
     optional={
         "min_score": st.integers(0, 120),
         "max_score": st.integers(60, 400),
-        "last_active": st.sampled_from(["7d", "30d"]),
-        "range": st.sampled_from(["today", "yesterday", "last_7d", "last_30d", "last_90d"]),
+        "last_active": st.sampled_from(parameter_schema(RUN.spec, "listLeads", "last_active")["enum"]),
+        "range": st.sampled_from(parameter_schema(RUN.spec, "listLeads", "range")["enum"]),
     },
 )
+HOURS = parameter_schema(RUN.spec, "getScoreExplain", "hours")
+DAYS = parameter_schema(RUN.spec, "getScoreHistory", "days")
+LIMIT = parameter_schema(RUN.spec, "listLeads", "limit")
 
 
 def _honours(lead: dict[str, Any], params: dict[str, Any]) -> str | None:
@@ -75,7 +78,7 @@ def _honours(lead: dict[str, Any], params: dict[str, Any]) -> str | None:
 
 
 @contract_settings(RUN, 15)
-@given(limit=st.integers(1, 100), params=FILTERS)
+@given(limit=st.integers(LIMIT["minimum"], LIMIT["maximum"]), params=FILTERS)
 def test_list_pagination_is_consistent_and_filters_are_honoured(limit: int, params: dict[str, Any]) -> None:
     RUN.reset()
     if params.get("min_score", 0) > params.get("max_score", 10**9):
@@ -100,7 +103,7 @@ def test_list_pagination_is_consistent_and_filters_are_honoured(limit: int, para
 @contract_settings(RUN, 12)
 @given(
     index=st.integers(0, 9),
-    days=st.integers(1, 90),
+    days=st.integers(DAYS["minimum"], DAYS["maximum"]),
     ruleset=st.sampled_from([None, "ruleset_default", "ruleset_product"]),
     span_hours=st.integers(1, 72),
     end_hours_ago=st.integers(0, 24 * 60),
@@ -147,7 +150,7 @@ def test_score_history_honours_days_ruleset_and_dates(
 
 
 @contract_settings(RUN, 10)
-@given(index=st.integers(0, 9), hours=st.integers(1, 720))
+@given(index=st.integers(0, 9), hours=st.integers(HOURS["minimum"], HOURS["maximum"]))
 def test_score_explain_honours_hours(lead_ids: list[str], index: int, hours: int) -> None:
     lead_id = lead_ids[index % len(lead_ids)]
     response = RUN.client.request(
@@ -160,7 +163,7 @@ def test_score_explain_honours_hours(lead_ids: list[str], index: int, hours: int
     expect(totals == sorted(totals, reverse=True), "score_explain_window", "drivers not largest first", response)
     for driver in body["top_drivers"]:
         expect(driver["total"] == driver["count"] * driver["weight"], "score_explain_window", f"{driver}", response)
-    for outside in (0, 721):
+    for outside in (HOURS["minimum"] - 1, HOURS["maximum"] + 1):
         bad = RUN.client.request(
             "GET", f"/lead/{lead_id}/score-explain", token=RUN.target.token, params={"hours": outside}
         )

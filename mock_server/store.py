@@ -26,7 +26,6 @@ from mock_server.spec import ApiSpec
 from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
 
 MILLISECOND = timedelta(milliseconds=1)
-RETENTION = timedelta(days=90)
 _LAST_ACTIVE_DAYS = {"7d": 7, "30d": 30}
 _CREATED_RANGE_DAYS = {"last_7d": 7, "last_30d": 30, "last_90d": 90}
 _HIGHEST_ID = "\U0010ffff"
@@ -121,10 +120,15 @@ class StoreLimits:
     """Limits of the contract the store enforces, read from openapi.yaml."""
 
     max_metadata_keys: int
+    retention: timedelta  # how far back score history goes: the largest `days` the spec accepts
 
     @classmethod
     def from_spec(cls, spec: ApiSpec) -> StoreLimits:
-        return cls(max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]))
+        days = next(p for p in spec.operations["getScoreHistory"].parameters if p.name == "days")
+        return cls(
+            max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]),
+            retention=timedelta(days=int(days.schema["maximum"])),
+        )
 
 
 @dataclass(frozen=True)
@@ -350,11 +354,11 @@ class LeadStore:
     def score_history(
         self, scope: Scope, lead_id: str, start: datetime, end: datetime, ruleset_id: str | None
     ) -> dict[str, Any]:
-        """Hourly snapshots in [start, end], limited to the lead's lifetime and the 90-day retention."""
+        """Hourly snapshots in [start, end], limited to the lead's lifetime and the retention."""
         with self._lock:
             lead = self._visible(scope, lead_id)
             now = self._clock()
-            first = max(start, lead.origin, floor_hour(now) - RETENTION)
+            first = max(start, lead.origin, floor_hour(now) - self._limits.retention)
             last = min(end, now)
             snapshots = [
                 (hour, ruleset.ruleset_id, score)
