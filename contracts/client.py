@@ -10,9 +10,10 @@ import json
 import shlex
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode
 
 import requests
@@ -37,8 +38,6 @@ class SentRequest:
     url: str
     token_name: str | None
     json_body: Any = None
-    raw_body: bytes | None = None
-    content_type: str | None = None
 
     def curl(self) -> str:
         parts = ["curl", "-X", self.method, shlex.quote(self.url)]
@@ -46,10 +45,6 @@ class SentRequest:
             parts += ["-H", f'"Authorization: Bearer ${self.token_name}"']
         if self.json_body is not None:
             parts += ["-H", "'Content-Type: application/json'", "-d", shlex.quote(json.dumps(self.json_body))]
-        elif self.raw_body is not None:
-            if self.content_type:
-                parts += ["-H", shlex.quote(f"Content-Type: {self.content_type}")]
-            parts += ["--data-binary", shlex.quote(self.raw_body.decode("utf-8", "replace"))]
         return " ".join(parts)
 
 
@@ -63,26 +58,8 @@ class ApiResponse:
     def json(self) -> Any:
         return json.loads(self.text) if self.text else None
 
-    @property
-    def media_type(self) -> str:
-        return self.headers.get("content-type", "").split(";")[0].strip().lower()
-
     def describe(self) -> str:
         return f"[{self.status}] {self.text[:600]}\nReproduce with:\n    {self.request.curl()}"
-
-
-class ApiClient(Protocol):
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-    ) -> ApiResponse: ...
 
 
 @dataclass
@@ -97,11 +74,10 @@ class TokenNames:
         return self.names.get(token, "TOKEN")
 
 
-class WsgiClient:
-    """Calls the in-process mock through Werkzeug's test client: no sockets, no cookies kept."""
+class ApiClient(ABC):
+    """Sends one request with an optional bearer token and JSON body; remembers it for the reproducer."""
 
-    def __init__(self, app: Flask, token_names: TokenNames) -> None:
-        self._client = app.test_client(use_cookies=False)
+    def __init__(self, token_names: TokenNames) -> None:
         self._names = token_names
 
     def request(
@@ -112,21 +88,32 @@ class WsgiClient:
         token: str | None,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
     ) -> ApiResponse:
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        kwargs: dict[str, Any] = {"json": json_body} if json_body is not None else {"data": raw_body}
-        if content_type:
-            kwargs["content_type"] = content_type
-        response = self._client.open(path, method=method, query_string=dict(params or {}), headers=headers, **kwargs)
-        query = f"?{urlencode(params)}" if params else ""
-        sent = SentRequest(
-            method, f"http://localhost{path}{query}", self._names.name_of(token), json_body, raw_body, content_type
-        )
-        return ApiResponse(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data(True), sent
-        )
+        status, response_headers, text, url = self._send(method, path, headers, dict(params or {}), json_body)
+        sent = SentRequest(method, url, self._names.name_of(token), json_body)
+        return ApiResponse(status, {k.lower(): v for k, v in response_headers.items()}, text, sent)
+
+    @abstractmethod
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any], json_body: Any
+    ) -> tuple[int, Mapping[str, str], str, str]:
+        """Status, headers, text and the full URL of one request."""
+
+
+class WsgiClient(ApiClient):
+    """Calls the in-process mock through Werkzeug's test client: no sockets, no cookies kept."""
+
+    def __init__(self, app: Flask, token_names: TokenNames) -> None:
+        super().__init__(token_names)
+        self._client = app.test_client(use_cookies=False)
+
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any], json_body: Any
+    ) -> tuple[int, Mapping[str, str], str, str]:
+        response = self._client.open(path, method=method, query_string=params, headers=headers, json=json_body)
+        url = f"http://localhost{path}" + (f"?{urlencode(params)}" if params else "")
+        return response.status_code, dict(response.headers.items()), response.get_data(as_text=True), url
 
 
 class _Throttle:
@@ -153,10 +140,6 @@ class _Throttle:
         if wait > 0:
             time.sleep(wait)
 
-    @property
-    def used(self) -> int:
-        return self._used
-
 
 class _NoCookies(RequestsCookieJar):
     """Each request stands alone: the active OU never leaks from one contract into the next."""
@@ -165,52 +148,36 @@ class _NoCookies(RequestsCookieJar):
         return None
 
 
-class HttpClient:
+class HttpClient(ApiClient):
     """Calls a deployment over HTTP, throttled and within the run's request budget."""
 
     def __init__(
         self, base_url: str, timeout: float, throttle: _Throttle, token_names: TokenNames, *, read_only: bool
     ) -> None:
+        super().__init__(token_names)
         self._read_only = read_only
         self._base_url = base_url
         self._timeout = timeout
         self._throttle = throttle
-        self._names = token_names
         self._session = requests.Session()
         self._session.cookies = _NoCookies()
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None,
-        params: Mapping[str, Any] | None = None,
-        json_body: Any = None,
-        raw_body: bytes | None = None,
-        content_type: str | None = None,
-    ) -> ApiResponse:
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any], json_body: Any
+    ) -> tuple[int, Mapping[str, str], str, str]:
         if self._read_only and method.upper() not in READ_METHODS:
             raise ReadOnlyViolation(f"read-only run: refused to send {method} {path}")
         self._throttle.acquire()
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        if content_type:
-            headers["Content-Type"] = content_type
-        url = f"{self._base_url}{path}"
         response = self._session.request(
             method,
-            url,
-            params=dict(params or {}),
+            f"{self._base_url}{path}",
+            params=params,
             json=json_body,
-            data=raw_body,
             headers=headers,
             timeout=self._timeout,
             allow_redirects=False,
         )
-        sent = SentRequest(method, response.url, self._names.name_of(token), json_body, raw_body, content_type)
-        return ApiResponse(
-            response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.text, sent
-        )
+        return response.status_code, response.headers, response.text, response.url
 
 
 def throttle(rate: float, budget: int) -> _Throttle:
