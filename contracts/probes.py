@@ -39,14 +39,8 @@ def body_strategy(operation_id: str) -> st.SearchStrategy[Any]:
     return operation.as_strategy(generation_mode=GenerationMode.POSITIVE).map(lambda case: case.body)
 
 
-def send(client: ApiClient, request: ExampleRequest, token: str | None, **overrides: Any) -> ApiResponse:
-    return client.request(
-        overrides.get("method", request.method),
-        request.path,
-        token=token,
-        params=request.query,
-        json_body=overrides.get("body", request.body),
-    )
+def send(client: ApiClient, request: ExampleRequest, token: str | None) -> ApiResponse:
+    return client.request(request.method, request.path, token=token, params=request.query, json_body=request.body)
 
 
 def listed_lead_ids(run: Run, token: str, pages: int = 2, limit: int = 50) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import secrets
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -315,32 +315,35 @@ class LeadStore:
                 keys: Iterable[tuple[int, str]] = ranked.islice(start, min(start + query.limit, high))
                 page = [self._leads[lead_id].view() for _, lead_id in keys]
             else:
-                matching = [
-                    lead
-                    for _, lead_id in ranked.islice(low, high)
-                    if self._matches(lead := self._leads[lead_id], query)
-                ]
+                keep = self._filter(query)
+                matching = [lead for _, lead_id in ranked.islice(low, high) if keep(lead := self._leads[lead_id])]
                 total = len(matching)
                 page = [lead.view() for lead in matching[offset : offset + query.limit]]
             return {"leads": page, "total": total, "page": query.page, "limit": query.limit}
 
-    def _matches(self, lead: LeadRecord, query: LeadQuery) -> bool:
+    def _filter(self, query: LeadQuery) -> Callable[[LeadRecord], bool]:
+        """The scanning filters of a query as one predicate; its time windows are computed once."""
         now = self._clock()
-        last = lead.last_event
-        if query.event_type is not None and (last is None or last.event_type != query.event_type):
-            return False
-        if query.last_active is not None:
-            since = now - timedelta(days=_LAST_ACTIVE_DAYS[query.last_active])
-            if last is None or last.at < since:
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        active_since = now - timedelta(days=_LAST_ACTIVE_DAYS[query.last_active]) if query.last_active else None
+        created_window = {
+            "today": (midnight, None),
+            "yesterday": (midnight - timedelta(days=1), midnight),
+            **{name: (now - timedelta(days=days), None) for name, days in _CREATED_RANGE_DAYS.items()},
+        }.get(query.created_range or "")
+
+        def keep(lead: LeadRecord) -> bool:
+            last = lead.last_event
+            if query.event_type is not None and (last is None or last.event_type != query.event_type):
                 return False
-        if query.created_range is not None:
-            midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            if query.created_range == "today":
-                return lead.created_at >= midnight
-            if query.created_range == "yesterday":
-                return midnight - timedelta(days=1) <= lead.created_at < midnight
-            return lead.created_at >= now - timedelta(days=_CREATED_RANGE_DAYS[query.created_range])
-        return True
+            if active_since is not None and (last is None or last.at < active_since):
+                return False
+            if created_window is not None:
+                since, before = created_window
+                return lead.created_at >= since and (before is None or lead.created_at < before)
+            return True
+
+        return keep
 
     def score_explain(self, scope: Scope, lead_id: str, hours: int) -> dict[str, Any]:
         with self._lock:

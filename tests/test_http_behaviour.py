@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 
 from mock_server.app import create_app
 from mock_server.config import MockConfig
+from mock_server.seed import DEFAULT_SEED
 from tests.conftest import DEMO, DEMO_EMEA, OTHER_ORG, FakeClock, bearer, problem
 
 AUTH = bearer(DEMO)
@@ -319,3 +321,17 @@ def test_numbers_beyond_64_bits_and_unicode_round_trip(client: FlaskClient) -> N
     metadata = {"big": 10**30, "tiny": 1e-300, "name": "Zoë Ünal", "flag": False}
     assert client.put("/lead/ld_123", json={"metadata": metadata}, headers=AUTH).status_code == 200
     assert client.get("/lead/ld_123", headers=AUTH).get_json()["metadata"] == metadata
+
+
+def test_reset_re_reads_a_changed_seed_and_a_broken_one_changes_nothing(tmp_path: Path, clock: FakeClock) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(DEFAULT_SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    client = create_app(MockConfig(clock=clock, seed_path=seed)).test_client()
+    seed.write_text(seed.read_text(encoding="utf-8").replace("owner_name: Jane Smith", "owner_name: Grace Hopper", 1))
+    assert client.post("/_mock/reset").status_code == 204
+    assert client.get("/lead/ld_123", headers=AUTH).get_json()["owner_name"] == "Grace Hopper"
+    client.delete("/lead/ld_123", headers=AUTH)
+    seed.write_text("orgs: [", encoding="utf-8")
+    broken = client.post("/_mock/reset")
+    assert (broken.status_code, problem(broken)["type"]) == (400, "/problems/invalid-seed")
+    assert client.get("/lead/ld_123", headers=AUTH).status_code == 404  # the state was left as it was
