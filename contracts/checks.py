@@ -1,38 +1,31 @@
 """Custom Schemathesis checks: contract rules a schema cannot express, each a small function with one job.
 
-They run on every generated case, beside Schemathesis' built-in checks, and fail as
+`contract_checks(contract)` binds them to one contract; the run passes them to every generated case
+beside Schemathesis' built-in checks (nothing is registered process-wide). They fail as
 `Custom check failed: <name>` with the reason and a curl reproducer.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import schemathesis
 from schemathesis import CheckContext, Response
 from schemathesis.generation.case import Case as _Case
 
-from mock_server.spec import load_spec
-from mock_server.timeutil import parse_timestamp
+from contracts.timestamps import parse_timestamp
+from leadvibe_contract.contract import Contract, OperationSpec
+from leadvibe_contract.rules import AMBIGUOUS, Broken, first_broken
 
 Case = _Case[Any]
-_SPEC = load_spec()
-_DEFAULTS = {
-    (operation_id, parameter.name): parameter.default
-    for operation_id, operation in _SPEC.operations.items()
-    for parameter in operation.parameters
-    if parameter.default is not None
-}
+Check = Callable[[CheckContext, Response, Case], bool | None]
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _operation_id(case: Case) -> str:
     return str(case.operation.definition.raw.get("operationId", ""))
-
-
-def _query(case: Case, name: str) -> Any:
-    value = (case.query or {}).get(name)
-    return _DEFAULTS.get((_operation_id(case), name)) if value is None else value
 
 
 def _json(response: Response) -> Any:
@@ -50,13 +43,43 @@ def _integer(value: Any) -> int | None:
     return int(number) if number.is_integer() else None
 
 
+def _operation(contract: Contract, case: Case) -> OperationSpec | None:
+    return contract.operations.get(_operation_id(case))
+
+
+def _query(contract: Contract, case: Case, name: str) -> Any:
+    """A query parameter as sent, or its default in the spec when it was not sent."""
+    value = (case.query or {}).get(name)
+    operation = _operation(contract, case)
+    if value is not None or operation is None:
+        return value
+    return next((p.default for p in operation.parameters if p.name == name and p.location == "query"), None)
+
+
+def _typed(operation: OperationSpec, query: dict[str, Any]) -> dict[str, Any] | None:
+    """The sent query parameters as the rules compare them; None when one cannot be read."""
+    typed: dict[str, Any] = {}
+    for parameter in operation.parameters:
+        if parameter.location != "query" or query.get(parameter.name) is None:
+            continue
+        value = query[parameter.name]
+        try:
+            if parameter.format == "date-time":
+                value = parse_timestamp(str(value))
+            elif parameter.json_type in ("integer", "number"):
+                value = float(value)
+        except ValueError:
+            return None
+        typed[parameter.name] = value
+    return typed
+
+
 def _is_positive(case: Case) -> bool:
     meta = case.meta
     return meta is not None and meta.generation.mode.is_positive
 
 
-@schemathesis.check
-def problem_details_on_errors(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def problem_details_on_errors(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """Every error, documented or not (405, 413, 415 ...), is an RFC 9457 problem with its own status."""
     if response.status_code < 400:
         return None
@@ -70,10 +93,11 @@ def problem_details_on_errors(ctx: CheckContext, response: Response, case: Case)
     return None
 
 
-@schemathesis.check
-def lead_id_matches_path(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def lead_id_matches_path(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """A body about one lead is about the lead the path names."""
-    path_lead = (case.path_parameters or {}).get("leadID")
+    operation = _operation(contract, case)
+    names = [p.name for p in operation.places if p.location == "path" and p.identifies == "lead"] if operation else []
+    path_lead = (case.path_parameters or {}).get(names[0]) if names else None
     body = _json(response)
     if path_lead is None or not 200 <= response.status_code < 300 or not isinstance(body, dict):
         return None
@@ -82,66 +106,35 @@ def lead_id_matches_path(ctx: CheckContext, response: Response, case: Case) -> b
     return None
 
 
-AMBIGUOUS = "ambiguous"
-CLOCK_SKEW = timedelta(minutes=5)
-
-
-def _breaks_cross_parameter_rule(case: Case) -> str | None:
-    """The documented rule a schema-valid request breaks, if any (openapi.yaml, the operations' Decisions).
-
-    `AMBIGUOUS` when it depends on the server's clock (a start_date within minutes of now).
-    """
-    operation_id = _operation_id(case)
-    query = case.query or {}
-    if operation_id == "listLeads":
-        low, high = _integer(query.get("min_score")), _integer(query.get("max_score"))
-        if low is not None and high is not None and low > high:
-            return "min_score greater than max_score"
-    if operation_id == "getScoreHistory":
-        if ("start_date" in query or "end_date" in query) and "days" in query:
-            return "days combined with dates"
-        try:
-            start = parse_timestamp(str(query["start_date"])) if "start_date" in query else None
-            end = parse_timestamp(str(query["end_date"])) if "end_date" in query else None
-        except ValueError:
-            return None
-        if start is not None and end is not None and start > end:
-            return "start_date after end_date"
-        if start is not None and end is None:
-            now = datetime.now(UTC)
-            if start > now + CLOCK_SKEW:
-                return "start_date after now"
-            if start > now - CLOCK_SKEW:
-                return AMBIGUOUS
-    return None
-
-
-@schemathesis.check
-def cross_parameter_rules(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Rules between parameters: broken ones are a 400; a 400 on valid input must cite a broken rule."""
-    if _operation_id(case) not in ("listLeads", "getScoreHistory") or not _is_positive(case):
+def cross_parameter_rules(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """The spec's rules between parameters (`x-parameter-rules`): a broken one is a 400, and a 400 on
+    schema-valid input must cite one. A rule that depends on the server's clock within skew is not judged."""
+    operation = _operation(contract, case)
+    if operation is None or not operation.rules or not _is_positive(case):
         return None
-    broken = _breaks_cross_parameter_rule(case)
-    if broken == AMBIGUOUS:
+    given = _typed(operation, dict(case.query or {}))
+    if given is None:
         return None
-    if broken is not None:
-        assert response.status_code == 400, f"{broken} must be a 400, got {response.status_code}"
+    verdict = first_broken(operation.rules, given, datetime.now(UTC), CLOCK_SKEW)
+    if verdict is AMBIGUOUS:
+        return None
+    if isinstance(verdict, Broken):
+        assert response.status_code == 400, f"{verdict.detail}: must be a 400, got {response.status_code}"
     else:
-        assert response.status_code != 400, "a 400 for schema-valid input that breaks no documented rule"
+        assert response.status_code != 400, "a 400 for schema-valid input that breaks no rule of the spec"
     return None
 
 
-@schemathesis.check
-def list_page_matches_request(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def list_page_matches_request(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """GET /leads echoes the page and limit asked for, never returns more, and honours the score bounds."""
     body = _json(response)
     if _operation_id(case) != "listLeads" or response.status_code != 200 or not isinstance(body, dict):
         return None
-    page, limit = _integer(_query(case, "page")), _integer(_query(case, "limit"))
+    page, limit = _integer(_query(contract, case, "page")), _integer(_query(contract, case, "limit"))
     assert (body.get("page"), body.get("limit")) == (page, limit), f"page/limit {page}/{limit} not echoed"
     leads = body.get("leads", [])
     assert len(leads) <= (limit or 0), f"{len(leads)} leads on a page of {limit}"
-    low, high = _integer(_query(case, "min_score")), _integer(_query(case, "max_score"))
+    low, high = _integer(_query(contract, case, "min_score")), _integer(_query(contract, case, "max_score"))
     for lead in leads:
         score = lead.get("score", 0)
         assert low is None or score >= low, f"{lead.get('lead_id')} has score {score} < min_score {low}"
@@ -149,8 +142,7 @@ def list_page_matches_request(ctx: CheckContext, response: Response, case: Case)
     return None
 
 
-@schemathesis.check
-def score_history_honours_query(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def score_history_honours_query(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """Snapshots lie in the period, oldest first, of the asked ruleset; count counts them; days size it."""
     body = _json(response)
     if _operation_id(case) != "getScoreHistory" or response.status_code != 200 or not isinstance(body, dict):
@@ -166,7 +158,7 @@ def score_history_honours_query(ctx: CheckContext, response: Response, case: Cas
         assert {s["ruleset_id"] for s in snapshots} <= {ruleset}, f"snapshots of other rulesets than {ruleset}"
     query = case.query or {}
     if "start_date" not in query and "end_date" not in query:
-        days = _integer(_query(case, "days")) or 0
+        days = _integer(_query(contract, case, "days")) or 0
         assert abs((end - start) - timedelta(days=days)) <= timedelta(seconds=1), f"period is not {days} days"
     for name, bound in (("start_date", start), ("end_date", end)):
         if name in query:
@@ -174,12 +166,34 @@ def score_history_honours_query(ctx: CheckContext, response: Response, case: Cas
     return None
 
 
-@schemathesis.check
-def score_explain_honours_hours(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+def score_explain_honours_hours(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """The explanation covers the window asked for."""
     body = _json(response)
     if _operation_id(case) != "getScoreExplain" or response.status_code != 200 or not isinstance(body, dict):
         return None
-    hours = _integer(_query(case, "hours"))
+    hours = _integer(_query(contract, case, "hours"))
     assert body["range_hours"] == hours, f"range_hours {body['range_hours']} for hours={hours}"
     return None
+
+
+CHECKS = (
+    problem_details_on_errors,
+    lead_id_matches_path,
+    cross_parameter_rules,
+    list_page_matches_request,
+    score_history_honours_query,
+    score_explain_honours_hours,
+)
+
+
+def contract_checks(contract: Contract) -> list[Check]:
+    """Every check of this module, bound to one contract (named as the function for the report)."""
+
+    def bind(check: Callable[[Contract, CheckContext, Response, Case], bool | None]) -> Check:
+        @functools.wraps(check)
+        def bound(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+            return check(contract, ctx, response, case)
+
+        return bound
+
+    return [bind(check) for check in CHECKS]

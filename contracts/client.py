@@ -1,4 +1,4 @@
-"""One small HTTP client for the semantic contracts, over WSGI (the in-process mock) or the network.
+"""One small HTTP client for the semantic contracts, over the network (or WSGI: contracts.inprocess).
 
 Every response remembers its request, so a violated contract can print a curl command that reproduces
 it. Tokens never appear in that output: the command refers to `$LEADVIBE_TOKEN` instead.
@@ -14,10 +14,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
 
 import requests
-from flask import Flask
 from requests.cookies import RequestsCookieJar
 
 
@@ -101,22 +99,7 @@ class ApiClient(ABC):
         """Status, headers, text and the full URL of one request."""
 
 
-class WsgiClient(ApiClient):
-    """Calls the in-process mock through Werkzeug's test client: no sockets, no cookies kept."""
-
-    def __init__(self, app: Flask, token_names: TokenNames) -> None:
-        super().__init__(token_names)
-        self._client = app.test_client(use_cookies=False)
-
-    def _send(
-        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any], json_body: Any
-    ) -> tuple[int, Mapping[str, str], str, str]:
-        response = self._client.open(path, method=method, query_string=params, headers=headers, json=json_body)
-        url = f"http://localhost{path}" + (f"?{urlencode(params)}" if params else "")
-        return response.status_code, dict(response.headers.items()), response.get_data(as_text=True), url
-
-
-class _Throttle:
+class Throttle:
     """At most `rate` requests per second and `budget` in all, shared by every live client of the run."""
 
     def __init__(self, rate: float, budget: int) -> None:
@@ -152,7 +135,7 @@ class HttpClient(ApiClient):
     """Calls a deployment over HTTP, throttled and within the run's request budget."""
 
     def __init__(
-        self, base_url: str, timeout: float, throttle: _Throttle, token_names: TokenNames, *, read_only: bool
+        self, base_url: str, timeout: float, throttle: Throttle, token_names: TokenNames, *, read_only: bool
     ) -> None:
         super().__init__(token_names)
         self._read_only = read_only
@@ -180,5 +163,5 @@ class HttpClient(ApiClient):
         return response.status_code, response.headers, response.text, response.url
 
 
-def throttle(rate: float, budget: int) -> _Throttle:
-    return _Throttle(rate, budget)
+def throttle(rate: float, budget: int) -> Throttle:
+    return Throttle(rate, budget)

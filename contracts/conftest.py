@@ -1,31 +1,64 @@
-"""Fixtures of the conformance suite; the run itself comes from the environment (contracts.run)."""
+"""Fixtures of the conformance suite: the run is built here, per pytest session, from the target.
+
+The target comes from a `TargetPlugin` (the `leadvibe-contracts` runner, the gate's own tests) or,
+without one, from the environment (`make test`: the in-process mock).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from schemathesis import BaseSchema
 
-from contracts.run import Run, current_run
+from contracts.plugin import TARGET_KEY
+from contracts.probes import listed_lead_ids
+from contracts.run import Run, build_run
+from contracts.safety import OwnedLeads
+from contracts.target import target_from_env
 
 
 @pytest.fixture(scope="session")
-def run() -> Run:
-    return current_run()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def clean_up_owned_leads(run: Run) -> Iterator[None]:
-    """At the end, delete every lead the run created; a lead that cannot be removed fails the run."""
-    yield
-    if run.owned is not None:
-        leftovers = run.owned.cleanup()
+def run(request: pytest.FixtureRequest) -> Iterator[Run]:
+    """The run; at the end, every lead it created is deleted, and one that cannot be removed fails it."""
+    plugin = request.config.stash.get(TARGET_KEY, None)
+    built = build_run(plugin.target, plugin.app, plugin.reset) if plugin else build_run(target_from_env())
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    for note in built.notes:
+        if reporter is not None:
+            reporter.write_line(f"leadvibe-contracts: {note}")
+    yield built
+    if built.owned is not None:
+        leftovers = built.owned.cleanup()
         assert not leftovers, "leads created by this run could not be deleted:\n" + "\n".join(leftovers)
 
 
-requires_writes = pytest.mark.skipif(
-    not current_run().target.allow_writes, reason="read-only run: set LEADVIBE_ALLOW_WRITES=1 for write contracts"
-)
-requires_other_token = pytest.mark.skipif(
-    not current_run().other_tokens, reason="set LEADVIBE_OTHER_OU_TOKEN for the isolation contracts"
-)
+@pytest.fixture(scope="session")
+def st_schema(run: Run) -> BaseSchema:
+    """The schema Schemathesis generates from (`schemathesis.pytest.from_fixture`)."""
+    return run.schema
+
+
+@pytest.fixture(scope="module")
+def lead_ids(run: Run) -> list[str]:
+    """Leads the token can read: the first pages of GET /leads."""
+    run.reset()
+    ids = listed_lead_ids(run, run.token)
+    if not ids:
+        pytest.skip("the token sees no leads: nothing to read")
+    return ids
+
+
+@pytest.fixture
+def owned(run: Run) -> OwnedLeads:
+    """The run's own leads: only with writes allowed."""
+    if run.owned is None:
+        pytest.skip("read-only run: set LEADVIBE_ALLOW_WRITES=1 for write contracts")
+    return run.owned
+
+
+@pytest.fixture
+def other_tokens(run: Run) -> tuple[str, ...]:
+    if not run.other_tokens:
+        pytest.skip("set LEADVIBE_OTHER_OU_TOKEN for the isolation contracts")
+    return run.other_tokens

@@ -1,120 +1,173 @@
-"""One conformance run: the target, its client, the Schemathesis schema, and the live-safety guard.
+"""One conformance run: the target, its client, the Schemathesis schema, the checks and the live-safety guard.
 
-Built once per process from the environment (`current_run()`), so that the test modules can declare
-their Schemathesis tests at import time.
+Built by a fixture from a `Target` (contracts.conftest), never at import: one process can run the suite
+against several targets, one after the other (the gate's own tests do).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
 from typing import Any
 
 import schemathesis
-from flask import Flask
-from schemathesis import BaseSchema
+from hypothesis import HealthCheck, settings
+from schemathesis import transport as st_transport
+from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from contracts import checks  # noqa: F401 -- registers the custom checks
-from contracts.client import ApiClient, HttpClient, TokenNames, WsgiClient, throttle
-from contracts.safety import LiveSafety, OwnedLeads
-from contracts.target import Target, target_from_env
-from mock_server.app import create_app
-from mock_server.config import MockConfig
-from mock_server.spec import ApiSpec, default_spec_path, load_spec
-from mock_server.state import mock_state
+from contracts.checks import Check, contract_checks
+from contracts.client import ApiClient, HttpClient, TokenNames, throttle
+from contracts.guard import GuardedTransport, guard
+from contracts.safety import PROBE_METHODS, LiveSafety, OwnedLeads
+from contracts.target import Target
+from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 
-# The in-process mock completes deletions after this delay, so that "pending" is observable too.
-MOCK_DELETION_DELAY = timedelta(milliseconds=300)
-# Built-in defaults of positive_data_acceptance, plus 400 where the spec has rules between parameters
+# Built-in defaults of positive_data_acceptance; operations with rules between parameters add 400
 # (checked precisely by the custom check `cross_parameter_rules`).
-POSITIVE_STATUSES_WITH_CROSS_RULES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
-def _schema_config(target: Target) -> dict[str, Any]:
+def schema_config(target: Target, contract: Contract, refused: dict[str, str]) -> dict[str, Any]:
+    """Schemathesis' configuration of this run, derived from the contract and the target."""
+    operations: list[dict[str, Any]] = [
+        {
+            "include-operation-id": op.operation_id,
+            "checks": {"positive_data_acceptance": {"expected-statuses": [*POSITIVE_STATUSES, "400"]}},
+        }
+        for op in contract.operations_where()
+        if op.rules
+    ]
+    # Deletion status legitimately answers 200 after the DELETE of its lead (it sits under the lead's path).
+    operations.append(
+        {"include-operation-id": "getLeadDeletionStatus", "checks": {"use_after_free": {"enabled": False}}}
+    )
     config: dict[str, Any] = {
         "generation": {"max-examples": target.max_examples, "deterministic": True},
         "analysis": {"constants": {"enabled": False}},
-        "operations": [
-            # Deletion status legitimately answers 200 after the DELETE of its lead.
-            {"include-operation-id": "getLeadDeletionStatus", "checks": {"use_after_free": {"enabled": False}}},
-            *(
-                {
-                    "include-operation-id": operation_id,
-                    "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_STATUSES_WITH_CROSS_RULES}},
-                }
-                for operation_id in ("listLeads", "getScoreHistory")
-            ),
-        ],
+        "operations": operations,
     }
     if target.live and not target.allow_writes:
         # Read-only: only GET operations, and not even a probe with another method (PUT, DELETE ...).
         # (In config: Schemathesis 4.32.5 ignores `schema.include()` once per-operation settings exist.)
-        config["operations"].append({"exclude-method": "GET", "enabled": False})
+        operations.append({"exclude-method": "GET", "enabled": False})
         config["phases"] = {"coverage": {"unexpected-methods": []}}
+    elif target.live:
+        operations += [{"include-operation-id": op_id, "enabled": False} for op_id in sorted(refused)]
+        # A path that names no lead is probed for 405s only with methods that cannot change data.
+        probes = {"coverage": {"unexpected-methods": sorted(PROBE_METHODS - {"HEAD"})}}
+        operations += [
+            {"include-operation-id": op.operation_id, "phases": probes}
+            for op in contract.operations_where()
+            if not any(place.location == "path" for place in op.places)
+        ]
     return config
-
-
-def build_schema(target: Target, app: Flask | None) -> BaseSchema:
-    """The spec as Schemathesis tests it against this target (auth from config, never from hooks)."""
-    config = schemathesis.Config.from_dict(_schema_config(target))
-    schema = schemathesis.openapi.from_path(default_spec_path(), config=config)
-    schema.config.update(headers={"Authorization": f"Bearer {target.token}"})
-    if target.live:
-        assert target.base_url is not None
-        schema.config.update(base_url=target.base_url, request_timeout=target.request_timeout)
-    else:
-        schema.app = app
-    return schema
 
 
 @dataclass
 class Run:
     target: Target
-    spec: ApiSpec
-    app: Flask | None
+    contract: Contract
     client: ApiClient
-    owned: OwnedLeads | None
+    schema: OpenApiSchema
     safety: LiveSafety
-    schema: BaseSchema
-    throttle_acquire: Callable[[], None] | None = None
+    owned: OwnedLeads | None
+    checks: list[Check]
+    reset: Callable[[], None] = lambda: None  # back to the seed: the in-process mock only
+    transport: GuardedTransport | None = None
+    notes: list[str] = field(default_factory=list)
 
-    def reset(self) -> None:
-        """Back to the seed: the in-process mock only; a live deployment is never reset."""
-        if self.app is not None:
-            mock_state(self.app).store.reset()
+    @property
+    def token(self) -> str:
+        return self.target.token
 
     @property
     def other_tokens(self) -> tuple[str, ...]:
         return self.target.other_tokens
 
+    def settings(self, examples: int) -> settings:
+        """Hypothesis settings of a semantic contract: bounded by the run's example budget, reproducible."""
+        return settings(
+            max_examples=max(1, min(examples, self.target.max_examples)),
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
 
-def build_run(target: Target) -> Run:
-    spec = load_spec()
-    names = TokenNames(
-        {target.token: "LEADVIBE_TOKEN", **dict.fromkeys(target.other_tokens, "LEADVIBE_OTHER_OU_TOKEN")}
-    )
-    app: Flask | None = None
-    acquire = None
+    def call_and_validate(self, case: Any) -> None:
+        """Send a generated case (made safe first), then judge the answer with every check."""
+        self.safety.prepare(case)
+        response = case.call()
+        self.safety.observe(case, response.status_code)
+        case.validate_response(response, additional_checks=self.checks)
+
+    def state_machine(self) -> type[Any]:
+        """Schemathesis' state machine over the spec's links, bound to this run."""
+        run = self
+
+        class LeadWorkflow(self.schema.as_state_machine()):  # type: ignore[misc]
+            def setup(self) -> None:
+                run.reset()  # each scenario starts from the seed (in-process mock), or Hypothesis sees flaky data
+
+            def before_call(self, case: Any) -> None:
+                run.safety.prepare(case)
+
+            def after_call(self, response: Any, case: Any) -> None:
+                super().after_call(response, case)
+                run.safety.observe(case, response.status_code)
+
+            def validate_response(
+                self, response: Any, case: Any, additional_checks: list[Any] | None = None, **kwargs: Any
+            ) -> None:
+                super().validate_response(response, case, [*(additional_checks or []), *run.checks], **kwargs)
+
+        return LeadWorkflow
+
+
+def token_names(target: Target) -> TokenNames:
+    return TokenNames({target.token: "LEADVIBE_TOKEN", **dict.fromkeys(target.other_tokens, "LEADVIBE_OTHER_OU_TOKEN")})
+
+
+def build_run(target: Target, app: Any = None, reset: Callable[[], None] | None = None) -> Run:
+    """A run against `target`; `app` is the WSGI app of an in-process target (with `reset`)."""
+    contract = load_contract(target.spec_path)
+    read_only = target.live and not target.allow_writes
+    names = token_names(target)
+    transport = None
     client: ApiClient
     if target.live:
         assert target.base_url is not None
         gate = throttle(target.rate_limit, target.max_requests)
-        acquire = gate.acquire
-        client = HttpClient(target.base_url, target.request_timeout, gate, names, read_only=not target.allow_writes)
+        client = HttpClient(target.base_url, target.request_timeout, gate, names, read_only=read_only)
     else:
-        app = create_app(MockConfig(deletion_delay=MOCK_DELETION_DELAY))
+        from contracts.inprocess import WsgiClient, fresh_mock  # the only path that imports the mock
+
+        if app is None:
+            mock = fresh_mock(target.spec_path)
+            app, reset = mock.app, mock.reset
         client = WsgiClient(app, names)
     owned = OwnedLeads(client, target.token, target.run_id, target.wait_timeout) if target.allow_writes else None
-    safety = LiveSafety(spec, owned if target.live else None, read_only=target.live and not target.allow_writes)
-    return Run(target, spec, app, client, owned, safety, build_schema(target, app), acquire)
-
-
-@functools.cache
-def current_run() -> Run:
-    run = build_run(target_from_env())
-    from contracts import hooks
-
-    hooks.install(run.safety, run.throttle_acquire)
-    return run
+    safety = LiveSafety(contract, owned if target.live else None, read_only=read_only)
+    refused = safety.refused if target.live and target.allow_writes else {}
+    config = schemathesis.Config.from_dict(schema_config(target, contract, refused))
+    schema = schemathesis.openapi.from_path(target.spec_path or default_spec_path(), config=config)
+    schema.config.update(headers={"Authorization": f"Bearer {target.token}"})  # auth in config, never in hooks
+    if target.live:
+        schema.config.update(base_url=target.base_url, request_timeout=target.request_timeout)
+        transport = GuardedTransport(st_transport.get(None), gate.acquire, read_only=read_only)
+        schema = guard(schema, transport)
+    else:
+        schema.app = app
+    notes = [f"refused write operation {op_id}: {reason}" for op_id, reason in sorted(refused.items())]
+    return Run(
+        target,
+        contract,
+        client,
+        schema,
+        safety,
+        owned,
+        contract_checks(contract),
+        reset or (lambda: None),
+        transport,
+        notes,
+    )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.plugin import TargetPlugin
 from contracts.target import TargetError, target_from_env
 
 SUITE = Path(__file__).parent
@@ -29,9 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         "--report-dir", type=Path, default=Path("reports"), help="where the JUnit XML goes (default reports/)"
     )
     args, pytest_args = parser.parse_known_args(argv)
-    os.environ["LEADVIBE_TARGET"] = "live"
     try:
-        target = target_from_env()
+        target = target_from_env({**os.environ, "LEADVIBE_TARGET": "live"})
     except TargetError as exc:
         print(f"leadvibe-contracts: {exc}", file=sys.stderr)
         return 2
@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             "console_output_style=count",
             "-rfEs",
             *pytest_args,
-        ]
+        ],
+        plugins=[TargetPlugin(target)],
     )
     print(f"leadvibe-contracts: JUnit report in {report}", flush=True)
     return int(code)

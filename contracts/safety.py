@@ -2,9 +2,10 @@
 
 With writes allowed, the run writes only to leads it created itself through POST /ingest, under
 recognisable aliases (`lvc-<run id>-<n>@contracts.invalid`), and deletes them at the end. Every
-generated write request is rewritten before it is sent: a lead id that could name a real lead becomes
-one of ours, and ingested aliases become ours. Values that are invalid anyway (negative test data)
-are left alone: they cannot address real data.
+generated write request is rewritten before it is sent: every place the contract says holds a lead id
+or an alias (path, query or body) gets one of ours. Values that are invalid anyway (negative test data)
+are left alone: they cannot address real data. A write operation with a place the gate cannot rewrite
+is refused, naming it: safety fails closed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,16 @@ import threading
 import time
 from typing import Any
 
+from jsonschema_rs import Validator
+
 from contracts.client import READ_METHODS, ApiClient, ReadOnlyViolation
 from contracts.verdict import expect
-from mock_server.spec import ApiSpec
+from leadvibe_contract.contract import Contract
+from leadvibe_contract.places import EVERY_ITEM, IDENTIFYING, Place
 
 PROBE_EVENT = "contract_probe"
+# Undeclared methods the gate may send to a path that names no lead: they cannot change shared data.
+PROBE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
 class OwnedLeads:
@@ -121,51 +127,115 @@ class OwnedLeads:
         return leftovers
 
 
-class LiveSafety:
-    """Rewrites generated write requests so that they only ever touch this run's own leads."""
+class WriteRefused(Exception):
+    """A write the live gate cannot confine to the run's own leads: refused before it left."""
 
-    def __init__(self, spec: ApiSpec, owned: OwnedLeads | None, *, read_only: bool) -> None:
+
+class LiveSafety:
+    """Rewrites generated write requests so that they only ever touch this run's own leads.
+
+    Where a request carries a lead id or an alias comes from the contract (`OperationSpec.places`),
+    never from a list in this module: a new write operation is rewritten, or refused, without new code.
+    """
+
+    def __init__(self, spec: Contract, owned: OwnedLeads | None, *, read_only: bool) -> None:
+        self._spec = spec
         self._owned = owned
         self._read_only = read_only
-        self._lead_id = spec.component_validator("LeadId")
-        self._kind = spec.component_validator("AliasKind")
-        self._value = spec.component_validator("AliasValue")
+        self._by_route = {(op.method.upper(), op.path): op for op in spec.operations.values()}
+        # What a path carries in itself, for Schemathesis' probes with a method the path does not declare.
+        self._path_places: dict[str, tuple[Place, ...]] = {}
+        for op in spec.operations.values():
+            found = {p for p in op.places if p.location == "path" and p.identifies in IDENTIFYING}
+            self._path_places[op.path] = tuple(sorted({*self._path_places.get(op.path, ()), *found}, key=str))
+        self._validators: dict[str, Validator] = {}
 
     @property
-    def active(self) -> bool:
-        return self._owned is not None
+    def refused(self) -> dict[str, str]:
+        """Write operations the run will not send, with the reason (empty on a read-only run)."""
+        return {
+            op.operation_id: op.write.refusal
+            for op in self._spec.operations.values()
+            if op.write is not None and op.write.refusal is not None
+        }
 
     def prepare(self, case: Any) -> None:
         """Call before sending a generated case (a Schemathesis `Case`)."""
-        if self._read_only and case.method.upper() not in READ_METHODS:
+        method = case.method.upper()
+        if self._read_only and method not in READ_METHODS:
             raise ReadOnlyViolation(f"read-only run: refused to send {case.method} {case.path}")
         owned = self._owned
-        if owned is None or case.method.upper() in READ_METHODS:
+        if owned is None or method in READ_METHODS:
             return
-        lead_id = case.path_parameters.get("leadID") if case.path_parameters else None
-        if lead_id is not None and self._lead_id.is_valid(lead_id):
-            case.path_parameters["leadID"] = owned.current()
-        if case.path == "/ingest" and isinstance(case.body, dict):
-            case.body = self._own_event(case.body, owned)
+        operation = self._by_route.get((method, case.path))
+        if operation is None:
+            self._prepare_probe(case, owned)
+            return
+        if operation.write is None or operation.write.refusal is not None:
+            reason = operation.write.refusal if operation.write else "it is not a write"
+            raise WriteRefused(f"refused to send {operation.operation_id} ({case.method} {case.path}): {reason}")
+        for place in operation.write.places:
+            if place.identifies in IDENTIFYING:
+                self._rewrite(case, place, owned, _kind_beside(place, operation.write.places))
 
-    def _own_event(self, body: dict[str, Any], owned: OwnedLeads) -> dict[str, Any]:
-        body = dict(body)
-        if "lead_id" in body and self._lead_id.is_valid(body["lead_id"]):
-            body["lead_id"] = owned.current()
-        if isinstance(body.get("aliases"), list):
-            body["aliases"] = [self._own_alias(alias, owned) for alias in body["aliases"]]
-        return body
+    def _prepare_probe(self, case: Any, owned: OwnedLeads) -> None:
+        """A method the path does not declare (a probe for a 405): aimed at our own lead, or harmless."""
+        places = self._path_places.get(case.path)
+        if places is None:
+            raise WriteRefused(f"refused to send {case.method} {case.path}: not a path of the spec")
+        if not places and case.method.upper() not in PROBE_METHODS:
+            raise WriteRefused(f"refused to send {case.method} {case.path}: the path names no lead of this run")
+        for place in places:
+            self._rewrite(case, place, owned, None)
 
-    def _own_alias(self, alias: Any, owned: OwnedLeads) -> Any:
-        if not isinstance(alias, dict):
-            return alias
-        kind, value = alias.get("alias_kind"), alias.get("raw_value")
-        if not (self._kind.is_valid(kind) and self._value.is_valid(value)):
-            return alias
-        _, marker = owned.marker(str(kind))
-        return {**alias, "raw_value": marker}
+    def _rewrite(self, case: Any, place: Place, owned: OwnedLeads, kind_field: str | None) -> None:
+        if place.location == "path":
+            case.path_parameters = self._in(case.path_parameters, (place.name,), place, owned, kind_field)
+        elif place.location == "query":
+            case.query = self._in(case.query, (place.name,), place, owned, kind_field)
+        elif place.location == "body":
+            case.body = self._in(case.body, place.pointer, place, owned, kind_field)
+
+    def _in(self, node: Any, pointer: tuple[str, ...], place: Place, owned: OwnedLeads, kind_field: str | None) -> Any:
+        """`node` with the value at `pointer` made ours (`*` goes through every item of a list)."""
+        if not pointer:
+            return self._own(node, place, owned, None)
+        head, rest = pointer[0], pointer[1:]
+        if head == EVERY_ITEM:
+            return [self._in(item, rest, place, owned, kind_field) for item in node] if isinstance(node, list) else node
+        if not isinstance(node, dict) or head not in node:
+            return node
+        if rest:
+            return {**node, head: self._in(node[head], rest, place, owned, kind_field)}
+        kind = node.get(kind_field) if kind_field else None
+        return {**node, head: self._own(node[head], place, owned, kind if isinstance(kind, str) else None)}
+
+    def _own(self, value: Any, place: Place, owned: OwnedLeads, kind: str | None) -> Any:
+        """A value that could name real data becomes one of ours; an invalid one cannot, and stays."""
+        if not self._validator(place.schema_ref).is_valid(value):
+            return value
+        if place.identifies == "lead":
+            return owned.current()
+        return owned.marker(kind or "email")[1]
+
+    def _validator(self, ref: str) -> Validator:
+        if ref not in self._validators:
+            self._validators[ref] = self._spec.validator(ref.removeprefix("#"))
+        return self._validators[ref]
 
     def observe(self, case: Any, status: int) -> None:
         """Call after a case was sent: a lead this run deleted must not be used again."""
         if self._owned is not None and case.method.upper() == "DELETE" and status == 200:
-            self._owned.mark_deleted(str(case.path_parameters.get("leadID")))
+            for value in (case.path_parameters or {}).values():
+                self._owned.mark_deleted(str(value))
+
+
+def _kind_beside(place: Place, places: tuple[Place, ...]) -> str | None:
+    """The field beside an alias value that holds its kind (so the marker is recorded with it)."""
+    if place.identifies != "lead-alias" or not place.pointer:
+        return None
+    for other in places:
+        beside = other.location == place.location and other.pointer[:-1] == place.pointer[:-1]
+        if other.identifies == "lead-alias-kind" and beside:
+            return other.pointer[-1]
+    return None

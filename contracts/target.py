@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 MOCK_TOKEN = "kbn_pat_demo"
@@ -33,6 +34,7 @@ class Target:
     max_requests: int = 5000  # the whole run's request budget, live only
     wait_timeout: float = 30.0  # bound for asynchronous effects (ingest, deletion)
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
+    spec_path: Path | None = None  # another copy of the contract (tests); default: the shipped openapi.yaml
 
     @property
     def live(self) -> bool:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import schemathesis
 from hypothesis import HealthCheck, settings
 
-from contracts.run import current_run
+from contracts.run import Run
 
-RUN = current_run()
+schema = schemathesis.pytest.from_fixture("st_schema")
 
 
-@RUN.schema.parametrize()
+@schema.parametrize()
 @settings(deadline=None, suppress_health_check=list(HealthCheck))
-def test_operation_keeps_the_contract(case: Any) -> None:
-    RUN.reset()
-    case.call_and_validate()
+def test_operation_keeps_the_contract(case: Any, run: Run) -> None:
+    run.reset()
+    run.call_and_validate(case)

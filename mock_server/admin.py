@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, send_file
 
+from leadvibe_contract.contract import default_spec_path
 from mock_server.problems import ApiProblem
 from mock_server.seed import SeedError, load_seed
-from mock_server.spec import default_spec_path
 from mock_server.state import mock_state
 
 admin = Blueprint("mock_admin", __name__)

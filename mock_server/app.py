@@ -15,18 +15,19 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter, Map
 
+from leadvibe_contract.contract import Contract, OperationSpec, SpecError, load_contract
 from mock_server.admin import admin
 from mock_server.auth import ACTIVE_OU_COOKIE, Directory
 from mock_server.config import MockConfig
+from mock_server.errors import DomainError
 from mock_server.handlers import Call, Handler, Reply, all_handlers
-from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, method_not_allowed
+from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, from_domain, method_not_allowed
 from mock_server.seed import load_seed
-from mock_server.spec import ApiSpec, OperationSpec, SpecError, load_spec
 from mock_server.state import EXTENSION, MockState
 from mock_server.store import StoreLimits
 from mock_server.validation import RequestValidator
@@ -58,14 +59,21 @@ def _render(reply: Reply) -> Response:
     return response
 
 
+class ResponseViolation(AssertionError):
+    """The mock was about to send a response openapi.yaml does not allow (checked when validating responses)."""
+
+
 def _check_response(operation: OperationSpec, reply: Reply) -> None:
     validator = operation.responses.get(reply.status)
     if reply.status not in operation.responses:
-        raise AssertionError(f"{operation.label}: status {reply.status} is not in openapi.yaml")
+        raise ResponseViolation(f"{operation.label}: status {reply.status} is not in openapi.yaml")
     if validator is not None:
-        errors = [error.message for error in validator.iter_errors(reply.body)]
+        errors = [
+            f"{error.message} at /{'/'.join(map(str, error.instance_path))}"
+            for error in validator.iter_errors(reply.body)
+        ]
         if errors:
-            raise AssertionError(f"{operation.label} {reply.status} violates openapi.yaml: {errors[0]}")
+            raise ResponseViolation(f"{operation.label} {reply.status} violates openapi.yaml: {errors[0]}")
 
 
 def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
@@ -95,7 +103,8 @@ def _http_problem(error: HTTPException) -> ApiProblem:
     if status == 404:
         return ApiProblem(404, "not-found", f"No operation of the lead API at {request.path}.")
     if status == 413:
-        return ApiProblem(413, "payload-too-large", "The request body is over the size limit of 1 MiB.")
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        return ApiProblem(413, "payload-too-large", f"The request body is over the size limit of {limit} bytes.")
     if status == 400:
         detail = error.description or "The request could not be read."
         return ApiProblem(400, "validation-error", detail, errors=[FieldError("body", "", detail)])
@@ -104,9 +113,12 @@ def _http_problem(error: HTTPException) -> ApiProblem:
 
 def _register_errors(app: Flask) -> None:
     app.register_error_handler(ApiProblem, render_problem)
+    app.register_error_handler(DomainError, lambda error: render_problem(from_domain(error)))
     app.register_error_handler(HTTPException, lambda error: render_problem(_http_problem(error)))
 
     def internal_error(error: Exception) -> Response:
+        if isinstance(error, ResponseViolation) and current_app.testing:
+            raise error  # a test sees the violation itself, not a generic 500
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_problem(ApiProblem(500, "internal-error", "The mock hit an internal error."))
 
@@ -121,7 +133,7 @@ class SegmentExcept(BaseConverter):
         self.regex = "".join(f"(?!{re.escape(word)}$)" for word in excluded) + "[^/]+"
 
 
-def flask_rules(spec: ApiSpec) -> dict[str, str]:
+def flask_rules(spec: Contract) -> dict[str, str]:
     """Each operation's Flask rule; a template segment excludes the static segments beside it in the spec."""
     static: dict[tuple[str, ...], set[str]] = defaultdict(set)
     split = {op_id: op.path.strip("/").split("/") for op_id, op in spec.operations.items()}
@@ -153,12 +165,12 @@ class MockFlask(Flask):
 def create_app(config: MockConfig | None = None) -> Flask:
     """A fresh mock: spec compiled, seed loaded, every operation bound to its handler."""
     config = config or MockConfig()
-    spec = load_spec(config.spec_path)
+    spec = load_contract(config.spec_path)
     seed = load_seed(config.seed_path, spec)
     store = config.store_class(
         seed, StoreLimits.from_spec(spec), clock=config.clock, deletion_delay=config.deletion_delay
     )
-    state = MockState(config, spec, RequestValidator(spec), store, Directory(seed))
+    state = MockState(config, spec, RequestValidator(spec, config.clock), store, Directory(seed))
 
     handlers = all_handlers()
     missing = set(spec.operations) - set(handlers)

@@ -19,10 +19,10 @@ from granian.constants import Interfaces
 from granian.log import LogLevels
 from granian.server import Server
 
+from leadvibe_contract.contract import SpecError
 from mock_server.app import create_app
 from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.seed import DEFAULT_SEED, SeedError
-from mock_server.spec import SpecError
 from mock_server.state import mock_state
 
 

@@ -1,6 +1,7 @@
 """RFC 9457 problem details: the one error format of every 4xx and 5xx the mock sends.
 
-Free of Flask: the store and the validators raise `ApiProblem`; the HTTP layer renders it.
+Free of Flask: the validators raise `ApiProblem`, the store raises domain errors that `from_domain`
+maps here; the HTTP layer renders both.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+
+from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, MetadataFull
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 MAX_DETAIL_CHARS = 300
@@ -77,20 +80,22 @@ def unauthorized(detail: str, *, invalid_token: bool) -> ApiProblem:
     return ApiProblem(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
-def lead_not_found(lead_id: str) -> ApiProblem:
-    return ApiProblem(404, "not-found", f"Lead '{lead_id}' does not exist in the active Organizational Unit.")
-
-
-def not_found(detail: str) -> ApiProblem:
-    return ApiProblem(404, "not-found", detail)
-
-
 def forbidden_org_unit(unit_id: str) -> ApiProblem:
     return ApiProblem(403, "forbidden-org-unit", f"This token may not use Organizational Unit '{unit_id}'.")
 
 
-def conflict(slug: str, detail: str) -> ApiProblem:
-    return ApiProblem(409, slug, detail)
+# The one mapping from the store's refusals to HTTP: status and problem type per kind of error.
+_DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str]] = {
+    LeadNotFound: (404, "not-found"),
+    AliasNotFound: (404, "not-found"),
+    DeletionNotFound: (404, "not-found"),
+    MetadataFull: (409, "metadata-full"),
+}
+
+
+def from_domain(error: DomainError) -> ApiProblem:
+    status, slug = _DOMAIN_PROBLEMS.get(type(error), (400, "invalid-request"))
+    return ApiProblem(status, slug, str(error))
 
 
 def payload_too_large(detail: str) -> ApiProblem:

@@ -18,8 +18,8 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
+from leadvibe_contract.contract import Contract
 from mock_server.scoring import Rule, Ruleset
-from mock_server.spec import ApiSpec
 from mock_server.timeutil import resolve_time
 
 DEFAULT_SEED = Path(__file__).with_name("data") / "seed.yaml"
@@ -238,7 +238,7 @@ def _read(path: Path) -> Any:
         raise SeedError(f"seed file {path} is not valid YAML: {exc}") from exc
 
 
-def _check(raw: Any, spec: ApiSpec, path: Path) -> None:
+def _check(raw: Any, spec: Contract, path: Path) -> None:
     """The seed's own shape, then each lead's values against the contract's schemas."""
     shape = jsonschema_rs.Draft202012Validator(dict(SEED_SCHEMA))
     for error in shape.iter_errors(raw):
@@ -356,7 +356,7 @@ def _lead(raw: Mapping[str, Any]) -> LeadSeed:
     )
 
 
-def load_seed(path: Path, spec: ApiSpec) -> SeedData:
+def load_seed(path: Path, spec: Contract) -> SeedData:
     """Read, check and parse a seed file (YAML, or JSON, which is YAML too); re-read only when it changed."""
     try:
         stat = path.stat()
@@ -366,7 +366,7 @@ def load_seed(path: Path, spec: ApiSpec) -> SeedData:
 
 
 @functools.lru_cache(maxsize=8)
-def _load_seed(path: Path, mtime_ns: int, size: int, spec: ApiSpec) -> SeedData:
+def _load_seed(path: Path, mtime_ns: int, size: int, spec: Contract) -> SeedData:
     raw = _read(path)
     _check(raw, spec, path)
     seed = SeedData(

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from leadvibe_contract.contract import Contract
 from mock_server.auth import Directory
 from mock_server.config import MockConfig
-from mock_server.spec import ApiSpec
 from mock_server.store import LeadStore
 from mock_server.validation import RequestValidator
 
@@ -18,7 +18,7 @@ EXTENSION = "leadvibe"
 @dataclass(frozen=True)
 class MockState:
     config: MockConfig
-    spec: ApiSpec
+    spec: Contract
     validator: RequestValidator
     store: LeadStore
     directory: Directory

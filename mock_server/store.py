@@ -18,16 +18,15 @@ from typing import Any
 
 from sortedcontainers import SortedList
 
+from leadvibe_contract.contract import Contract
+from leadvibe_contract.windows import window
 from mock_server.auth import Scope
-from mock_server.problems import conflict, lead_not_found, not_found
+from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, MetadataFull
 from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores
 from mock_server.seed import LeadSeed, SeedData
-from mock_server.spec import ApiSpec
 from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
 
 MILLISECOND = timedelta(milliseconds=1)
-_LAST_ACTIVE_DAYS = {"7d": 7, "30d": 30}
-_CREATED_RANGE_DAYS = {"last_7d": 7, "last_30d": 30, "last_90d": 90}
 _HIGHEST_ID = "\U0010ffff"
 
 
@@ -123,11 +122,10 @@ class StoreLimits:
     retention: timedelta  # how far back score history goes: the largest `days` the spec accepts
 
     @classmethod
-    def from_spec(cls, spec: ApiSpec) -> StoreLimits:
-        days = next(p for p in spec.operations["getScoreHistory"].parameters if p.name == "days")
+    def from_spec(cls, spec: Contract) -> StoreLimits:
         return cls(
             max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]),
-            retention=timedelta(days=int(days.schema["maximum"])),
+            retention=timedelta(days=int(spec.component_parameter("Days")["schema"]["maximum"])),
         )
 
 
@@ -242,7 +240,7 @@ class LeadStore:
     def _visible(self, scope: Scope, lead_id: str) -> LeadRecord:
         lead = self._leads.get(lead_id)
         if lead is None or lead.scope != scope:
-            raise lead_not_found(lead_id)
+            raise LeadNotFound(lead_id)
         return lead
 
     def _touch(self, lead: LeadRecord, now: datetime) -> None:
@@ -294,7 +292,7 @@ class LeadStore:
         with self._lock:
             lead_id = self._alias_owner.get(self._alias_key(scope, kind, value))
             if lead_id is None:
-                raise not_found("No lead found for this alias in the active Organizational Unit.")
+                raise AliasNotFound
             lead = self._leads[lead_id]
             email = next((alias.value for alias in lead.aliases if alias.kind == "email"), None)
             return {"lead_id": lead.lead_id, "email": email, "metadata": dict(lead.metadata)}
@@ -324,24 +322,16 @@ class LeadStore:
     def _filter(self, query: LeadQuery) -> Callable[[LeadRecord], bool]:
         """The scanning filters of a query as one predicate; its time windows are computed once."""
         now = self._clock()
-        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        active_since = now - timedelta(days=_LAST_ACTIVE_DAYS[query.last_active]) if query.last_active else None
-        created_window = {
-            "today": (midnight, None),
-            "yesterday": (midnight - timedelta(days=1), midnight),
-            **{name: (now - timedelta(days=days), None) for name, days in _CREATED_RANGE_DAYS.items()},
-        }.get(query.created_range or "")
+        active = window(query.last_active, now) if query.last_active else None
+        created = window(query.created_range, now) if query.created_range else None
 
         def keep(lead: LeadRecord) -> bool:
             last = lead.last_event
             if query.event_type is not None and (last is None or last.event_type != query.event_type):
                 return False
-            if active_since is not None and (last is None or last.at < active_since):
+            if active is not None and (last is None or last.at not in active):
                 return False
-            if created_window is not None:
-                since, before = created_window
-                return lead.created_at >= since and (before is None or lead.created_at < before)
-            return True
+            return created is None or lead.created_at in created
 
         return keep
 
@@ -384,7 +374,7 @@ class LeadStore:
         with self._lock:
             deletion = self._deletions.get((scope.org_id, scope.unit_id, lead_id))
             if deletion is None:
-                raise not_found(f"No deletion was requested for lead '{lead_id}' in the active Organizational Unit.")
+                raise DeletionNotFound(lead_id)
             return deletion.view(self._clock())
 
     # -- writes -----------------------------------------------------------------------------------
@@ -411,11 +401,7 @@ class LeadStore:
                 else:
                     merged[key] = value
             if len(merged) > self._limits.max_metadata_keys:
-                raise conflict(
-                    "metadata-full",
-                    f"The lead would have {len(merged)} metadata keys; "
-                    f"at most {self._limits.max_metadata_keys} are allowed.",
-                )
+                raise MetadataFull(len(merged), self._limits.max_metadata_keys)
             lead.metadata = merged
             self._touch(lead, self._clock())
             return lead.view()

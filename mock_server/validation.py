@@ -1,7 +1,9 @@
-"""Is the request valid? Parameters and bodies checked against the operation's schemas in openapi.yaml.
+"""Is the request valid? Parameters and bodies checked against the operation's schemas in openapi.yaml,
+then the rules between parameters the operation declares (`x-parameter-rules`).
 
 Query strings are coerced to the declared type first (with OpenAPI 3.1 / JSON Schema 2020-12, `29.0`
-is an integer). Every offending field is reported at once, in the spec's 400 problem format.
+is an integer; a `date-time` becomes an aware datetime). Every offending field is reported at once, in
+the spec's 400 problem format.
 """
 
 from __future__ import annotations
@@ -15,20 +17,25 @@ from typing import Any
 
 from jsonschema_rs import ValidationError, Validator
 
+from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec
+from leadvibe_contract.rules import broken_rules
 from mock_server.problems import (
     FieldError,
     payload_too_large,
     unsupported_media_type,
     validation_error,
 )
-from mock_server.spec import MAX_SERIALIZED_BYTES_KEY, ApiSpec, OperationSpec, ParameterSpec
+from mock_server.timeutil import Clock, parse_timestamp
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 @dataclass(frozen=True)
 class ValidRequest:
-    """A request that passed validation: typed parameters (defaults filled in) and the parsed body."""
+    """A request that passed validation: typed parameters (defaults filled in) and the parsed body.
+
+    A `date-time` parameter is an aware datetime in UTC.
+    """
 
     path: Mapping[str, Any]
     query: Mapping[str, Any]
@@ -56,7 +63,7 @@ def _pointer(parts: Sequence[Any]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
-def _alternatives(spec: ApiSpec, error: ValidationError) -> str:
+def _alternatives(spec: Contract, error: ValidationError) -> str:
     """A readable message for oneOf/anyOf over `required` alternatives (e.g. aliases or lead_id)."""
     options = spec.at(error.schema_path)
     names = [opt["required"][0] for opt in options if len(opt.get("required", [])) == 1]
@@ -67,7 +74,7 @@ def _alternatives(spec: ApiSpec, error: ValidationError) -> str:
 
 
 def _errors(
-    spec: ApiSpec, validator: Validator, instance: Any, location: str, name: str | None
+    spec: Contract, validator: Validator, instance: Any, location: str, name: str | None
 ) -> Iterator[FieldError]:
     """FieldErrors of one value; `name` is a parameter's name, or None for a body (JSON Pointers)."""
     for error in validator.iter_errors(instance):
@@ -113,18 +120,9 @@ def compact_size(value: Any) -> int:
 class RequestValidator:
     """Validates requests of every operation; built once per app from the compiled spec."""
 
-    def __init__(self, spec: ApiSpec) -> None:
+    def __init__(self, spec: Contract, clock: Clock) -> None:
         self._spec = spec
-        self._size_limits: dict[str, dict[str, int]] = {}
-        for operation_id, operation in spec.operations.items():
-            limits: dict[str, int] = {}
-            raw_body = spec.resolve(spec.document["paths"][operation.path][operation.method].get("requestBody"))
-            for media in (raw_body or {}).get("content", {}).values():
-                schema = spec.resolve(media.get("schema", {}))
-                for prop, prop_schema in schema.get("properties", {}).items():
-                    if MAX_SERIALIZED_BYTES_KEY in prop_schema:
-                        limits[prop] = int(prop_schema[MAX_SERIALIZED_BYTES_KEY])
-            self._size_limits[operation_id] = limits
+        self._clock = clock
 
     def validate(
         self,
@@ -145,6 +143,10 @@ class RequestValidator:
                 continue
             errors += self._parameter(parameter, raw_values, values[parameter.location])
         parsed = self._body(operation, content_type, body, errors)
+        if not errors and operation.rules:
+            given = {name: value for name, value in values["query"].items() if name in query}
+            for broken in broken_rules(operation.rules, given, self._clock()):
+                errors += [FieldError("query", name, broken.detail) for name in broken.names]
         if errors:
             raise validation_error(errors)
         self._check_sizes(operation, parsed)
@@ -162,7 +164,7 @@ class RequestValidator:
         value = _coerce(raw_values[0], parameter.json_type)
         found = list(_errors(self._spec, parameter.validator, value, parameter.location, parameter.name))
         if not found:
-            into[parameter.name] = value
+            into[parameter.name] = parse_timestamp(value) if parameter.format == "date-time" else value
         return found
 
     def _body(self, operation: OperationSpec, content_type: str | None, raw: bytes, errors: list[FieldError]) -> Any:
@@ -191,6 +193,7 @@ class RequestValidator:
     def _check_sizes(self, operation: OperationSpec, body: Any) -> None:
         if not isinstance(body, dict):
             return
-        for prop, limit in self._size_limits[operation.operation_id].items():
+        limits = operation.body.size_limits if operation.body is not None else {}
+        for prop, limit in limits.items():
             if prop in body and (size := compact_size(body[prop])) > limit:
                 raise payload_too_large(f"'{prop}' is {size} bytes as compact JSON; at most {limit} are allowed.")

@@ -9,9 +9,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from leadvibe_contract.contract import Contract, load_contract
 from mock_server.app import create_app
 from mock_server.config import MockConfig
-from mock_server.spec import ApiSpec, load_spec
 from mock_server.state import mock_state
 from mock_server.store import LeadStore
 
@@ -38,8 +38,8 @@ def bearer(token: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def spec() -> ApiSpec:
-    return load_spec()
+def spec() -> Contract:
+    return load_contract()
 
 
 @pytest.fixture

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from waitress.server import create_server
 
 from contracts.client import BudgetExhausted, ReadOnlyViolation, throttle
-from contracts.safety import LiveSafety, OwnedLeads
-from contracts.target import TargetError, target_from_env
-from mock_server.spec import ApiSpec
+from contracts.run import build_run
+from contracts.safety import LiveSafety, OwnedLeads, WriteRefused
+from contracts.target import Target, TargetError, target_from_env
+from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 
 LIVE = {"LEADVIBE_TARGET": "live", "LEADVIBE_BASE_URL": "https://staging.example.com/", "LEADVIBE_TOKEN": "t"}
 
@@ -75,6 +80,7 @@ class FakeCase:
     path: str
     path_parameters: dict[str, Any] = field(default_factory=dict)
     body: Any = None
+    query: dict[str, Any] = field(default_factory=dict)
 
 
 class FakeOwned(OwnedLeads):
@@ -91,7 +97,7 @@ class FakeOwned(OwnedLeads):
         return lead_id
 
 
-def test_live_writes_are_rewritten_onto_the_runs_own_leads(spec: ApiSpec) -> None:
+def test_live_writes_are_rewritten_onto_the_runs_own_leads(spec: Contract) -> None:
     owned = FakeOwned()
     safety = LiveSafety(spec, owned, read_only=False)
     put = FakeCase("PUT", "/lead/{leadID}", {"leadID": "ld_123"}, {"owner_name": "x"})
@@ -108,6 +114,7 @@ def test_live_writes_are_rewritten_onto_the_runs_own_leads(spec: ApiSpec) -> Non
     safety.prepare(ingest)
     first, second = ingest.body["aliases"]
     assert first == {"alias_kind": "phone", "raw_value": "lvc-run1-1@contracts.invalid"}
+    assert owned._aliases == [("phone", "lvc-run1-1@contracts.invalid")]  # recorded with its kind, for clean-up
     assert second == {"alias_kind": 3}
     by_id = FakeCase("POST", "/ingest", body={"event_type": "x", "lead_id": "ld_123"})
     safety.prepare(by_id)
@@ -121,9 +128,178 @@ def test_live_writes_are_rewritten_onto_the_runs_own_leads(spec: ApiSpec) -> Non
     assert read.path_parameters["leadID"] == "ld_123"  # reads are left alone
 
 
-def test_a_read_only_run_refuses_anything_but_reads(spec: ApiSpec) -> None:
+def test_probes_with_undeclared_methods_are_aimed_at_own_leads_or_refused(spec: Contract) -> None:
+    safety = LiveSafety(spec, FakeOwned(), read_only=False)
+    probe = FakeCase("DELETE", "/leads/{leadID}", {"leadID": "ld_123"})  # the plural path declares only GET
+    safety.prepare(probe)
+    assert probe.path_parameters["leadID"] == "ld_owned_1"
+    safety.prepare(FakeCase("TRACE", "/leads"))  # cannot change data
+    with pytest.raises(WriteRefused, match="names no lead"):
+        safety.prepare(FakeCase("DELETE", "/leads"))  # a bulk delete the spec does not declare: never sent
+    with pytest.raises(WriteRefused, match="not a path of the spec"):
+        safety.prepare(FakeCase("POST", "/admin/purge"))
+
+
+def test_a_read_only_run_refuses_anything_but_reads(spec: Contract) -> None:
     safety = LiveSafety(spec, None, read_only=True)
     safety.prepare(FakeCase("GET", "/leads"))
     for method in ("PUT", "PATCH", "DELETE", "POST", "OPTIONS"):
         with pytest.raises(ReadOnlyViolation):
             safety.prepare(FakeCase(method, "/lead/{leadID}", {"leadID": "ld_123"}))
+
+
+def _spec_with(tmp_path: Path, path: str, item: dict[str, Any]) -> Path:
+    """A copy of openapi.yaml with one more path."""
+    document = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    document["paths"][path] = item
+    copy = tmp_path / "openapi.yaml"
+    copy.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return copy
+
+
+LEAD_ID = {"$ref": "#/components/schemas/LeadId"}
+LEAD_PARAMETER = {"$ref": "#/components/parameters/LeadID"}
+NO_CONTENT = {"204": {"description": "done"}}
+
+
+def test_a_new_write_operation_is_made_safe_from_the_spec_alone(tmp_path: Path) -> None:
+    """POST /leads/merge names two leads in its body: both are rewritten, with no change to the safety code."""
+    merge = {
+        "post": {
+            "operationId": "mergeLeads",
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {"into": LEAD_ID, "sources": {"type": "array", "items": LEAD_ID}},
+                        }
+                    }
+                },
+            },
+            "responses": NO_CONTENT,
+        }
+    }
+    spec = load_contract(_spec_with(tmp_path, "/leads/merge", merge))
+    plan = spec.operations["mergeLeads"].write
+    assert plan is not None
+    assert plan.allowed
+    assert {place.pointer for place in plan.places} == {("into",), ("sources", "*")}
+    safety = LiveSafety(spec, FakeOwned(), read_only=False)
+    case = FakeCase("POST", "/leads/merge", body={"into": "ld_123", "sources": ["ld_456", "ld_789"]})
+    safety.prepare(case)
+    assert case.body == {"into": "ld_owned_1", "sources": ["ld_owned_1", "ld_owned_1"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "item", "reason"),
+    [
+        (
+            "/lead/{leadID}/notes/{noteID}",
+            {
+                "parameters": [
+                    LEAD_PARAMETER,
+                    {"name": "noteID", "in": "path", "required": True, "schema": {"type": "string"}},
+                ],
+                "delete": {"operationId": "deleteNote", "responses": NO_CONTENT},
+            },
+            "path parameter 'noteID' addresses something other than a lead",
+        ),
+        (
+            "/leads/tags",
+            {
+                "post": {
+                    "operationId": "tagLeads",
+                    "requestBody": {
+                        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": LEAD_ID}}}
+                    },
+                    "responses": NO_CONTENT,
+                }
+            },
+            "under a key the client chooses",
+        ),
+        (
+            "/leads/purge",
+            {"post": {"operationId": "purgeLeads", "responses": NO_CONTENT}},
+            "names no lead id or alias",
+        ),
+        (
+            "/leads/transfer",
+            {
+                "post": {
+                    "operationId": "transferLead",
+                    "parameters": [{"name": "X-Lead-Id", "in": "header", "required": True, "schema": LEAD_ID}],
+                    "responses": NO_CONTENT,
+                }
+            },
+            "header parameter 'X-Lead-Id' holds a lead id",
+        ),
+    ],
+    ids=["unknown-path-id", "client-chosen-key", "no-lead", "lead-in-header"],
+)
+def test_a_write_operation_the_gate_cannot_account_for_is_refused_naming_it(
+    tmp_path: Path, path: str, item: dict[str, Any], reason: str
+) -> None:
+    spec_path = _spec_with(tmp_path, path, item)
+    spec = load_contract(spec_path)
+    operation_id = next(op["operationId"] for method, op in item.items() if method != "parameters")
+    safety = LiveSafety(spec, FakeOwned(), read_only=False)
+    assert reason in safety.refused[operation_id]
+    method = next(method for method in item if method != "parameters").upper()
+    with pytest.raises(WriteRefused, match=operation_id):
+        safety.prepare(FakeCase(method, path, {"leadID": "ld_123", "noteID": "n1"}, {"ld_123": "x"}))
+    # The whole run: Schemathesis never generates it, and the run says why at the start.
+    target = Target(mode="live", token="t", base_url="http://127.0.0.1:9", allow_writes=True, spec_path=spec_path)
+    run = build_run(target)
+    assert any(operation_id in note and reason in note for note in run.notes)
+    enabled = {op.definition.raw.get("operationId") for op in _enabled(run)}
+    assert "updateLead" in enabled
+    assert operation_id not in enabled
+
+
+def _enabled(run: Any) -> list[Any]:
+    return [
+        result.ok()
+        for result in run.schema.get_all_operations()
+        if run.schema.config.operations.get_for_operation(result.ok()).enabled is not False
+    ]
+
+
+def test_the_live_runner_runs_with_the_mock_unimportable(tmp_path: Path) -> None:
+    """The gate depends on the contract package, never on the mock: import it with mock_server blocked."""
+    from tests.gate.variants import correct
+
+    variant = correct()
+    server = create_server(variant.app, host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    program = (
+        "import sys; sys.modules['mock_server'] = None\n"  # any `import mock_server...` now raises ImportError
+        "from contracts.runner import main\n"
+        "code = main(['--report-dir', sys.argv[1], '-q', '-k', 'singular or conformance and GET'])\n"
+        "assert not any(name.startswith('mock_server.') for name in sys.modules), 'the mock was imported'\n"
+        "sys.exit(code)\n"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LEADVIBE_BASE_URL": f"http://127.0.0.1:{server.effective_port}",  # type: ignore[union-attr]
+        "LEADVIBE_TOKEN": "kbn_pat_demo",
+        "LEADVIBE_MAX_EXAMPLES": "3",
+        "LEADVIBE_RATE_LIMIT": "1000",
+    }
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", program, str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            cwd=Path(__file__).resolve().parents[1],
+        )
+    finally:
+        server.close()
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert " passed" in result.stdout

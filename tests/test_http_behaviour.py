@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,10 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_server.app import create_app
+from mock_server.app import ResponseViolation, create_app
 from mock_server.config import MockConfig
 from mock_server.seed import DEFAULT_SEED
+from mock_server.store import LeadStore
 from tests.conftest import DEMO, DEMO_EMEA, OTHER_ORG, FakeClock, bearer, problem
 
 AUTH = bearer(DEMO)
@@ -182,9 +184,17 @@ def test_score_history_windows(client: FlaskClient) -> None:
     absolute = client.get(url, query_string={**dates, "ruleset_id": "ruleset_product"}, headers=AUTH).get_json()
     assert absolute["period"] == {"start": "2026-11-24T23:00:00Z", "end": "2026-11-25T05:30:00Z"}
     assert [s["snapshot_at"][11:13] for s in absolute["snapshots"]] == ["23", "00", "01", "02", "03", "04", "05"]
-    assert field_names(client.get(url, query_string={**dates, "days": 3}, headers=AUTH)) == {"days"}
+    assert field_names(client.get(url, query_string={**dates, "days": 3}, headers=AUTH)) == {
+        "days",
+        "start_date",
+        "end_date",
+    }
     reversed_dates = {"start_date": dates["end_date"], "end_date": "2026-11-25T00:00:00Z"}
-    assert field_names(client.get(url, query_string=reversed_dates, headers=AUTH)) == {"start_date"}
+    assert field_names(client.get(url, query_string=reversed_dates, headers=AUTH)) == {"start_date", "end_date"}
+    future = {"start_date": "2026-11-26T12:00:01Z"}  # with no end_date the window ends now (the fake clock)
+    assert field_names(client.get(url, query_string=future, headers=AUTH)) == {"start_date"}
+    edge = client.get(url, query_string={"end_date": "0001-01-01T00:00:00Z"}, headers=AUTH)
+    assert edge.status_code == 200, edge.get_json()  # the default window is clamped at the calendar's start
     assert field_names(client.get(url, query_string={"days": 91, "end_date": "nope"}, headers=AUTH)) == {
         "days",
         "end_date",
@@ -335,3 +345,19 @@ def test_reset_re_reads_a_changed_seed_and_a_broken_one_changes_nothing(tmp_path
     broken = client.post("/_mock/reset")
     assert (broken.status_code, problem(broken)["type"]) == (400, "/problems/invalid-seed")
     assert client.get("/lead/ld_123", headers=AUTH).status_code == 404  # the state was left as it was
+
+
+def test_a_response_that_breaks_the_spec_fails_the_test_with_the_violation(config: MockConfig) -> None:
+    """With response validation on, drift in the mock is the violation itself, never a generic 500."""
+
+    class Drifting(LeadStore):
+        def get_lead(self, scope: Any, lead_id: str) -> dict[str, Any]:
+            return {**super().get_lead(scope, lead_id), "score": "75"}
+
+    app = create_app(replace(config, store_class=Drifting))
+    app.config["TESTING"] = True
+    with pytest.raises(ResponseViolation, match=r"GET /lead/\{leadID\} 200 violates openapi.yaml: .* at /score"):
+        app.test_client().get("/lead/ld_123", headers=bearer(DEMO))
+    app.config["TESTING"] = False  # a served mock answers a problem document and logs the violation
+    served = app.test_client().get("/lead/ld_123", headers=bearer(DEMO))
+    assert problem(served)["status"] == 500

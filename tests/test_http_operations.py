@@ -7,13 +7,13 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from contracts.spec_requests import ExampleRequest, example_request, lead_operations
-from mock_server.spec import load_spec
+from leadvibe_contract.contract import load_contract
+from leadvibe_contract.examples import ExampleRequest, example_request
 from tests.conftest import DEMO, DEMO_EMEA, OTHER_ORG, bearer, problem
 
-SPEC = load_spec()
+SPEC = load_contract()
 ALL_OPERATIONS = sorted(SPEC.operations)
-LEAD_OPERATIONS = sorted(operation.operation_id for operation in lead_operations(SPEC))
+LEAD_OPERATIONS = sorted(operation.operation_id for operation in SPEC.operations.values() if operation.names_a_lead)
 
 
 def send(client: FlaskClient, request: ExampleRequest, headers: dict[str, str], method: str | None = None) -> Any:

@@ -14,7 +14,7 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from mock_server.spec import HTTP_METHODS, ApiSpec, default_spec_path, resolve_ref
+from leadvibe_contract.contract import HTTP_METHODS, Contract, default_spec_path, resolve_ref
 
 SEED_PAGE = Path(__file__).parent / "data" / "lead-detail-api.txt"
 URI = "urn:test:openapi"
@@ -56,7 +56,7 @@ def walk(node: Any, pointer: str = "") -> Iterator[tuple[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def document(spec: ApiSpec) -> dict[str, Any]:
+def document(spec: Contract) -> dict[str, Any]:
     return dict(spec.document)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from mock_server.handlers import Call, Reply, handles
-from mock_server.problems import FieldError, validation_error
 from mock_server.store import LeadQuery
 
 
@@ -47,15 +46,11 @@ def get_lead_by_alias(call: Call) -> Reply:
 @handles("listLeads")
 def list_leads(call: Call) -> Reply:
     query = call.request.query
-    min_score, max_score = query.get("min_score"), query.get("max_score")
-    if min_score is not None and max_score is not None and min_score > max_score:
-        detail = f"min_score ({min_score}) must not be greater than max_score ({max_score})"
-        raise validation_error([FieldError("query", "min_score", detail), FieldError("query", "max_score", detail)])
     lead_query = LeadQuery(
         page=query["page"],
         limit=query["limit"],
-        min_score=min_score,
-        max_score=max_score,
+        min_score=query.get("min_score"),
+        max_score=query.get("max_score"),
         event_type=query.get("event_type"),
         last_active=query.get("last_active"),
         created_range=query.get("range"),

@@ -1,16 +1,17 @@
-"""A gate is worth what it catches. The live-mode suite (`leadvibe-contracts`) runs over HTTP against the
-mock served in a thread: as it is, it must pass and keep its safety promises; against each broken variant
-it must fail, naming the check that caught the drift."""
+"""A gate is worth what it catches. The conformance suite runs here, in this process, once per target:
+
+- the correct mock over HTTP in live mode (read-only, then with writes): it must pass and keep its
+  safety promises (only GETs; writes only to leads it created, all deleted again);
+- each deliberately broken variant in-process: the suite must fail, naming the check that caught it.
+
+Each run is `pytest.main` on `contracts/` with a `TargetPlugin`: no subprocess, no environment.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,12 @@ from typing import Any
 import pytest
 from waitress.server import create_server
 
-from tests.gate.variants import VARIANTS, Wsgi, correct
+from contracts.plugin import TargetPlugin
+from contracts.target import MOCK_OTHER_TOKENS, MOCK_TOKEN, Target
+from tests.gate.variants import VARIANTS, Variant, Wsgi, correct
 
+pytestmark = pytest.mark.slow
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
 SEEDED_LEADS = ("ld_123", "ld_legal_hold", "ld_score_reset", "ld_bot_burst", "ld_456", "ld_789")
 # What each broken variant must be caught by: Schemathesis' titles for built-in checks, our contract names.
 EXPECTED = {
@@ -50,11 +55,10 @@ class Recorder:
 
 @dataclass(frozen=True)
 class Outcome:
-    returncode: int
-    output: str
+    code: int
     failures: str  # every failure and error text of the JUnit report
-    recorder: Recorder
     lead_count: int
+    recorder: Recorder | None = None
 
 
 def _failures(report: Path) -> str:
@@ -66,60 +70,58 @@ def _failures(report: Path) -> str:
     return "\n".join(parts)
 
 
-def run_gate(variant: Callable[[], Wsgi], tmp: Path, *, writes: bool) -> Outcome:
-    recorder = Recorder()
-    app = variant()
-    server = create_server(recorder.wrap(app), host="127.0.0.1", port=0, threads=4)
+def run_suite(plugin: TargetPlugin, tmp: Path, variant: Variant) -> Outcome:
+    report = tmp / "contracts.xml"
+    code = pytest.main(
+        [str(CONTRACTS), "-q", "-p", "no:cacheprovider", f"--junitxml={report}", "-o", "junit_family=xunit2"],
+        plugins=[plugin],
+    )
+    return Outcome(int(code), _failures(report) if report.exists() else "", variant.store.lead_count())
+
+
+def run_live(tmp: Path, *, writes: bool) -> Outcome:
+    """The suite in live mode, over HTTP, against the correct mock served in a thread."""
+    variant, recorder = correct(), Recorder()
+    server = create_server(recorder.wrap(variant.app), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    env = {
-        **os.environ,
-        "LEADVIBE_BASE_URL": f"http://127.0.0.1:{server.effective_port}",  # type: ignore[union-attr]
-        "LEADVIBE_TOKEN": "kbn_pat_demo",
-        "LEADVIBE_MAX_EXAMPLES": "5",
-        "LEADVIBE_RATE_LIMIT": "1000",
-        "LEADVIBE_WAIT_TIMEOUT": "5",
-    }
-    if writes:
-        env |= {"LEADVIBE_ALLOW_WRITES": "1", "LEADVIBE_OTHER_OU_TOKEN": "kbn_pat_demo_emea"}
+    target = Target(
+        mode="live",
+        token=MOCK_TOKEN,
+        base_url=f"http://127.0.0.1:{server.effective_port}",  # type: ignore[union-attr]
+        other_tokens=MOCK_OTHER_TOKENS[:1] if writes else (),
+        allow_writes=writes,
+        max_examples=5,
+        rate_limit=1000,
+        wait_timeout=5,
+    )
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "contracts", "--report-dir", str(tmp), "-q"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        outcome = run_suite(TargetPlugin(target), tmp, variant)
     finally:
         server.close()
-    store = getattr(app, "extensions", {}).get("leadvibe")
-    lead_count = store.store.lead_count() if store is not None else -1
-    report = tmp / "contracts-live.xml"
-    failures = _failures(report) if report.exists() else ""
-    return Outcome(result.returncode, result.stdout + result.stderr, failures, recorder, lead_count)
+    return Outcome(outcome.code, outcome.failures, outcome.lead_count, recorder)
+
+
+def run_variant(name: str, tmp: Path) -> Outcome:
+    variant = VARIANTS[name]()
+    target = Target(mode="mock", token=MOCK_TOKEN, other_tokens=MOCK_OTHER_TOKENS, max_examples=5, wait_timeout=5)
+    return run_suite(TargetPlugin(target, app=variant.app, reset=variant.reset), tmp, variant)
 
 
 @pytest.fixture(scope="module")
-def outcomes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Outcome]]:
-    """All gate runs, two at a time (each is a server thread plus a pytest subprocess)."""
-    runs: dict[str, tuple[Callable[[], Wsgi], bool]] = {
-        "correct_read_only": (correct, False),
-        "correct_with_writes": (correct, True),
-        **{name: (variant, True) for name, variant in VARIANTS.items()},
+def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
+    runs: dict[str, Callable[[Path], Outcome]] = {
+        "correct_read_only": lambda tmp: run_live(tmp, writes=False),
+        "correct_with_writes": lambda tmp: run_live(tmp, writes=True),
+        **{name: (lambda tmp, name=name: run_variant(name, tmp)) for name in VARIANTS},  # type: ignore[misc]
     }
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = {
-            name: pool.submit(run_gate, variant, tmp_path_factory.mktemp(name), writes=writes)
-            for name, (variant, writes) in runs.items()
-        }
-        yield {name: future.result() for name, future in futures.items()}
+    return {name: run(tmp_path_factory.mktemp(name)) for name, run in runs.items()}
 
 
 def test_the_correct_mock_passes_read_only_and_sends_only_reads(outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes["correct_read_only"]
-    assert outcome.returncode == 0, outcome.output[-3000:]
-    assert "read-only: GET requests only" in outcome.output
+    assert outcome.code == 0, outcome.failures[:3000]
+    assert outcome.recorder is not None
     methods = {method for method, _ in outcome.recorder.requests}
     assert methods <= {"GET", "HEAD"}, methods
     assert len(outcome.recorder.requests) > 200
@@ -127,7 +129,8 @@ def test_the_correct_mock_passes_read_only_and_sends_only_reads(outcomes: dict[s
 
 def test_the_correct_mock_passes_with_writes_and_only_touches_its_own_leads(outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes["correct_with_writes"]
-    assert outcome.returncode == 0, outcome.output[-3000:]
+    assert outcome.code == 0, outcome.failures[:3000]
+    assert outcome.recorder is not None
     writes = [(method, path) for method, path in outcome.recorder.requests if method not in ("GET", "HEAD")]
     assert {method for method, _ in writes} >= {"PUT", "PATCH", "DELETE", "POST"}
     touched = [(method, path) for method, path in writes if any(f"/{lead}" in path for lead in SEEDED_LEADS)]
@@ -138,7 +141,7 @@ def test_the_correct_mock_passes_with_writes_and_only_touches_its_own_leads(outc
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_each_broken_variant_fails_the_gate_naming_the_right_check(outcomes: dict[str, Outcome], variant: str) -> None:
     outcome = outcomes[variant]
-    assert outcome.returncode == 1, outcome.output[-3000:]
+    assert outcome.code == 1, outcome.failures[:3000]
     for expected in EXPECTED[variant]:
         assert expected in outcome.failures, f"{variant}: {expected!r} not reported\n{outcome.failures[:3000]}"
     assert "Reproduce with" in outcome.failures

@@ -7,23 +7,39 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
 
+from contracts.inprocess import MOCK_DELETION_DELAY
 from mock_server.app import create_app
 from mock_server.auth import Scope
 from mock_server.config import MockConfig
-from mock_server.problems import lead_not_found
+from mock_server.errors import LeadNotFound
 from mock_server.store import LeadRecord, LeadStore
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-DELETION_DELAY = timedelta(milliseconds=300)
 
 
-def _mock(store_class: type[LeadStore] = LeadStore) -> Flask:
-    return create_app(MockConfig(deletion_delay=DELETION_DELAY, store_class=store_class))
+@dataclass(frozen=True)
+class Variant:
+    """A WSGI app that serves the lead API, its store (to count leads) and how to reset it."""
+
+    app: Wsgi
+    store: LeadStore
+
+    def reset(self) -> None:
+        self.store.reset()
+
+
+def _flask(store_class: type[LeadStore] = LeadStore) -> Flask:
+    return create_app(MockConfig(deletion_delay=MOCK_DELETION_DELAY, store_class=store_class))
+
+
+def _mock(store_class: type[LeadStore] = LeadStore, wrap: Callable[[Wsgi], Wsgi] = lambda app: app) -> Variant:
+    app = _flask(store_class)
+    return Variant(wrap(app), app.extensions["leadvibe"].store)
 
 
 def _rewrite_leads(app: Wsgi, change: Callable[[dict[str, Any]], None]) -> Wsgi:
@@ -60,19 +76,17 @@ def _rewrite_leads(app: Wsgi, change: Callable[[dict[str, Any]], None]) -> Wsgi:
     return middleware
 
 
-def missing_field() -> Wsgi:
+def missing_field() -> Variant:
     """Drops `owner_name` from every lead."""
-    return _rewrite_leads(_mock(), lambda lead: lead.pop("owner_name", None))
+    return _mock(wrap=lambda app: _rewrite_leads(app, lambda lead: lead.pop("owner_name", None)))
 
 
-def wrong_type() -> Wsgi:
+def wrong_type() -> Variant:
     """Serves `score` as a string."""
-    return _rewrite_leads(_mock(), lambda lead: lead.update(score=str(lead["score"])))
+    return _mock(wrap=lambda app: _rewrite_leads(app, lambda lead: lead.update(score=str(lead["score"]))))
 
 
-def auth_ignored() -> Wsgi:
-    """Treats a missing or unknown token as the demo token."""
-    app = _mock()
+def _ignore_auth(app: Wsgi) -> Wsgi:
     known = {"Bearer kbn_pat_demo", "Bearer kbn_pat_demo_emea", "Bearer kbn_pat_other"}
 
     def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -81,6 +95,11 @@ def auth_ignored() -> Wsgi:
         return app(environ, start_response)
 
     return middleware
+
+
+def auth_ignored() -> Variant:
+    """Treats a missing or unknown token as the demo token."""
+    return _mock(wrap=_ignore_auth)
 
 
 class _StillReadable(LeadStore):
@@ -94,7 +113,7 @@ class _StillReadable(LeadStore):
             return answer
 
 
-def deleted_lead_still_readable() -> Wsgi:
+def deleted_lead_still_readable() -> Variant:
     return _mock(_StillReadable)
 
 
@@ -107,7 +126,7 @@ class _Forgetful(LeadStore):
             return view  # answers as if written, stores nothing
 
 
-def write_not_persisted() -> Wsgi:
+def write_not_persisted() -> Variant:
     return _mock(_Forgetful)
 
 
@@ -115,19 +134,19 @@ class _Leaky(LeadStore):
     def _visible(self, scope: Scope, lead_id: str) -> LeadRecord:
         lead = self._leads.get(lead_id)
         if lead is None or lead.org_id != scope.org_id:  # checks the org, forgets the OU
-            raise lead_not_found(lead_id)
+            raise LeadNotFound(lead_id)
         return lead
 
 
-def other_ou_visible() -> Wsgi:
+def other_ou_visible() -> Variant:
     return _mock(_Leaky)
 
 
-def correct() -> Wsgi:
+def correct() -> Variant:
     return _mock()
 
 
-VARIANTS: dict[str, Callable[[], Wsgi]] = {
+VARIANTS: dict[str, Callable[[], Variant]] = {
     "missing_field": missing_field,
     "wrong_type": wrong_type,
     "auth_ignored": auth_ignored,

@@ -1,7 +1,8 @@
-"""openapi.yaml, loaded and compiled once: the operations the mock serves and the validators it checks with.
+"""openapi.yaml, loaded and compiled once: the one contract model the mock and the gate both read.
 
-Everything the mock knows about the contract (paths, methods, parameters, body schemas, limits) is read
-from here, so that the spec stays the single source of truth.
+Operations, compiled validators, enums, limits, the rules between parameters and the places that hold
+lead ids all come from here, so that the spec stays the single source of truth and nothing about the
+contract is typed twice. This package imports neither the mock nor the gate.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ import jsonschema_rs
 import yaml
 from jsonschema_rs import Validator
 
+from leadvibe_contract.places import Place, WritePlan, operation_places, write_plan
+from leadvibe_contract.rules import Rule, RuleError, parse_rules
+from leadvibe_contract.windows import WindowError, check_windows
+
 SPEC_URI = "urn:leadvibe:openapi"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Vendor extensions of openapi.yaml that carry limits JSON Schema cannot express.
@@ -24,8 +29,11 @@ MAX_REQUEST_BYTES_KEY = "x-max-request-bytes"
 MAX_SERIALIZED_BYTES_KEY = "x-max-serialized-bytes"
 
 
+READ_METHODS = frozenset({"get", "head", "options"})
+
+
 class SpecError(Exception):
-    """openapi.yaml cannot be used by the mock (a missing file, an unresolvable reference, ...)."""
+    """openapi.yaml cannot be used (a missing file, an unresolvable reference, a malformed rule ...)."""
 
 
 def default_spec_path() -> Path:
@@ -47,6 +55,12 @@ class ParameterSpec:
     json_type: str | None
     default: Any
     validator: Validator
+    format: str | None = None
+    example: Any = None
+
+    @property
+    def enum(self) -> tuple[Any, ...]:
+        return tuple(self.schema.get("enum", ()))
 
 
 @dataclass(frozen=True)
@@ -55,6 +69,9 @@ class BodySpec:
 
     required: bool
     media_types: Mapping[str, Validator]
+    # Top-level fields with a size limit as compact JSON (`x-max-serialized-bytes`), in bytes.
+    size_limits: Mapping[str, int] = field(default_factory=dict)
+    examples: Mapping[str, Any] = field(default_factory=dict)  # media type -> the documented example
 
 
 @dataclass(frozen=True)
@@ -67,14 +84,33 @@ class OperationSpec:
     parameters: tuple[ParameterSpec, ...]
     body: BodySpec | None
     responses: Mapping[int, Validator | None]
+    rules: tuple[Rule, ...] = ()
+    places: tuple[Place, ...] = ()
+    write: WritePlan | None = None  # None for reads
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def label(self) -> str:
         return f"{self.method.upper()} {self.path}"
 
+    @property
+    def is_write(self) -> bool:
+        return self.method not in READ_METHODS
+
+    @property
+    def names_a_lead(self) -> bool:
+        """Its path addresses one lead."""
+        return any(place.location == "path" and place.identifies == "lead" for place in self.places)
+
+    def parameter(self, name: str, location: str = "query") -> ParameterSpec:
+        for parameter in self.parameters:
+            if parameter.name == name and parameter.location == location:
+                return parameter
+        raise KeyError(f"{self.operation_id} has no {location} parameter '{name}'")
+
 
 @dataclass(frozen=True, eq=False)
-class ApiSpec:
+class Contract:
     """The loaded spec: the raw document, compiled operations and a factory for schema validators."""
 
     document: Mapping[str, Any]
@@ -96,6 +132,16 @@ class ApiSpec:
     @property
     def max_request_bytes(self) -> int:
         return int(self.document["info"][MAX_REQUEST_BYTES_KEY])
+
+    def component_parameter(self, name: str) -> Mapping[str, Any]:
+        """A parameter of `components/parameters` with its schema resolved (a limit stated there once)."""
+        parameter = dict(self.resolve(self.document["components"]["parameters"][name]))
+        parameter["schema"] = self.resolve(parameter.get("schema", {}))
+        return parameter
+
+    def operations_where(self, *, write: bool | None = None) -> list[OperationSpec]:
+        """Operations sorted by operationId, optionally only writes or only reads."""
+        return [op for _, op in sorted(self.operations.items()) if write is None or op.is_write == write]
 
     def resolve(self, node: Any) -> Any:
         """Follow a `$ref` (and chains of them) within the document."""
@@ -156,35 +202,53 @@ def _iter_operations(document: Mapping[str, Any]) -> Iterator[tuple[str, str, Ma
                 yield path, method, item, f"/paths/{_escape(path)}/{method}"
 
 
-def compile_spec(document: Mapping[str, Any]) -> ApiSpec:
-    """Compile the validators of every operation of an already-parsed document."""
+def compile_spec(document: Mapping[str, Any]) -> Contract:
+    """Compile every operation of an already-parsed document; a malformed extension is a SpecError."""
     try:
         registry = jsonschema_rs.Registry([(SPEC_URI, dict(document))])
     except jsonschema_rs.ReferencingError as exc:
         raise SpecError(f"openapi.yaml has an unresolvable reference: {exc}") from exc
-    spec = ApiSpec(document=document, operations={}, registry=registry)
+    spec = Contract(document=document, operations={}, registry=registry)
     operations: dict[str, OperationSpec] = {}
     for path, method, item, pointer in _iter_operations(document):
         operation = item[method]
         operation_id = operation.get("operationId")
         if not operation_id:
             raise SpecError(f"{method.upper()} {path} has no operationId")
-        parameters = _compile_parameters(spec, item, operation, pointer)
+        raw_parameters = _parameter_pointers(spec, item, operation, pointer)
+        parameters = _compile_parameters(spec, raw_parameters)
         body = _compile_body(spec, operation, pointer)
-        responses = _compile_responses(spec, operation, pointer)
+        body_schemas = [
+            media.get("schema", {})
+            for media in spec.resolve(operation.get("requestBody", {})).get("content", {}).values()
+        ]
+        places = operation_places(
+            document, spec.resolve, {key: value for key, (value, _) in raw_parameters.items()}, body_schemas
+        )
+        try:
+            rules = parse_rules(operation, {p.name for p in parameters}, f"{method.upper()} {path}")
+            for parameter in parameters:
+                check_windows(parameter.enum, f"{method.upper()} {path} parameter '{parameter.name}'")
+        except (RuleError, WindowError) as exc:
+            raise SpecError(str(exc)) from exc
+        path_names = [p.name for p in parameters if p.location == "path"]
         operations[operation_id] = OperationSpec(
             operation_id=operation_id,
             method=method,
             path=path,
             parameters=parameters,
             body=body,
-            responses=responses,
+            responses=_compile_responses(spec, operation, pointer),
+            rules=rules,
+            places=places,
+            write=write_plan(operation_id, operation, places, path_names) if method not in READ_METHODS else None,
+            raw=operation,
         )
-    return ApiSpec(document=document, operations=operations, registry=registry)
+    return Contract(document=document, operations=operations, registry=registry)
 
 
 def _parameter_pointers(
-    spec: ApiSpec, item: Mapping[str, Any], operation: Mapping[str, Any], pointer: str
+    spec: Contract, item: Mapping[str, Any], operation: Mapping[str, Any], pointer: str
 ) -> dict[tuple[str, str], tuple[Mapping[str, Any], str]]:
     """Path-level then operation-level parameters (the latter override), each with its schema's pointer."""
     path_pointer = pointer.rsplit("/", 1)[0]
@@ -202,10 +266,10 @@ def _parameter_pointers(
 
 
 def _compile_parameters(
-    spec: ApiSpec, item: Mapping[str, Any], operation: Mapping[str, Any], pointer: str
+    spec: Contract, raw_parameters: Mapping[tuple[str, str], tuple[Mapping[str, Any], str]]
 ) -> tuple[ParameterSpec, ...]:
     compiled = []
-    for (location, name), (parameter, schema_pointer) in _parameter_pointers(spec, item, operation, pointer).items():
+    for (location, name), (parameter, schema_pointer) in raw_parameters.items():
         schema = parameter.get("schema", {})
         resolved = spec.resolve(schema)
         compiled.append(
@@ -217,25 +281,33 @@ def _compile_parameters(
                 json_type=_declared_type(spec.resolve, schema),
                 default=resolved.get("default"),
                 validator=spec.validator(schema_pointer),
+                format=resolved.get("format"),
+                example=parameter.get("example"),
             )
         )
     return tuple(compiled)
 
 
-def _compile_body(spec: ApiSpec, operation: Mapping[str, Any], pointer: str) -> BodySpec | None:
+def _compile_body(spec: Contract, operation: Mapping[str, Any], pointer: str) -> BodySpec | None:
     raw = operation.get("requestBody")
     if raw is None:
         return None
     base = raw["$ref"].removeprefix("#") if "$ref" in raw else f"{pointer}/requestBody"
     body = spec.resolve(raw)
-    media_types = {
-        media_type: spec.validator(f"{base}/content/{_escape(media_type)}/schema")
-        for media_type in body.get("content", {})
-    }
-    return BodySpec(required=bool(body.get("required", False)), media_types=media_types)
+    content = body.get("content", {})
+    media_types = {media_type: spec.validator(f"{base}/content/{_escape(media_type)}/schema") for media_type in content}
+    limits: dict[str, int] = {}
+    for media in content.values():
+        for prop, prop_schema in spec.resolve(media.get("schema", {})).get("properties", {}).items():
+            if MAX_SERIALIZED_BYTES_KEY in prop_schema:
+                limits[prop] = int(prop_schema[MAX_SERIALIZED_BYTES_KEY])
+    examples = {media_type: media["example"] for media_type, media in content.items() if "example" in media}
+    return BodySpec(
+        required=bool(body.get("required", False)), media_types=media_types, size_limits=limits, examples=examples
+    )
 
 
-def _compile_responses(spec: ApiSpec, operation: Mapping[str, Any], pointer: str) -> dict[int, Validator | None]:
+def _compile_responses(spec: Contract, operation: Mapping[str, Any], pointer: str) -> dict[int, Validator | None]:
     compiled: dict[int, Validator | None] = {}
     for status, raw in operation.get("responses", {}).items():
         base = raw["$ref"].removeprefix("#") if "$ref" in raw else f"{pointer}/responses/{status}"
@@ -249,7 +321,7 @@ def _compile_responses(spec: ApiSpec, operation: Mapping[str, Any], pointer: str
 
 
 @functools.cache
-def load_spec(path: Path | None = None) -> ApiSpec:
+def load_contract(path: Path | None = None) -> Contract:
     """Parse and compile openapi.yaml; cached, so a process compiles each spec file once."""
     path = path or default_spec_path()
     try:

@@ -1,0 +1,37 @@
+"""What can go wrong in the store, in the store's own words. Free of HTTP.
+
+The app turns each of these into a problem document in one place (`mock_server.problems.from_domain`).
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of the store's refusals; the message is a sentence a client can act on."""
+
+
+class LeadNotFound(DomainError):
+    """No such lead in the caller's OU (a lead of another OU or org is reported exactly the same)."""
+
+    def __init__(self, lead_id: str) -> None:
+        super().__init__(f"Lead '{lead_id}' does not exist in the active Organizational Unit.")
+        self.lead_id = lead_id
+
+
+class AliasNotFound(DomainError):
+    def __init__(self) -> None:
+        super().__init__("No lead found for this alias in the active Organizational Unit.")
+
+
+class DeletionNotFound(DomainError):
+    def __init__(self, lead_id: str) -> None:
+        super().__init__(f"No deletion was requested for lead '{lead_id}' in the active Organizational Unit.")
+        self.lead_id = lead_id
+
+
+class MetadataFull(DomainError):
+    """A write would leave the lead with more metadata keys than the contract allows."""
+
+    def __init__(self, keys: int, limit: int) -> None:
+        super().__init__(f"The lead would have {keys} metadata keys; at most {limit} are allowed.")
+        self.keys, self.limit = keys, limit
