@@ -12,14 +12,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import candidates, cpu, wrk
-from bench.calls import GET_LEAD, LIST_FILTERED, LIST_LEADS, PUT_LEAD, Call, PreflightFailed, preflight
-from bench.console import say
-from bench.cpu import CpuUse
-from bench.environment import Environment
-from bench.processes import Launch, Memory, ServerFailed, group_memory, serve, wait_ready
-from bench.seeds import LARGE_SEED_LEADS, large_seed
-from bench.wrk import WrkError, WrkResult, WrkSettings
+from bench import load, targets
+from bench.common import Environment, say
+from bench.load import (
+    GET_LEAD,
+    LIST_FILTERED,
+    LIST_LEADS,
+    PUT_LEAD,
+    Call,
+    PreflightFailed,
+    WrkError,
+    WrkResult,
+    WrkSettings,
+    preflight,
+)
+from bench.processes import (
+    CpuUse,
+    Launch,
+    Memory,
+    ServerFailed,
+    cpu_between,
+    cpu_sample,
+    group_memory,
+    serve,
+    wait_ready,
+)
+from bench.targets import LARGE_SEED_LEADS, large_seed
 
 VERSUS_CALLS = (GET_LEAD, PUT_LEAD, LIST_LEADS)
 LIST_CALLS = (LIST_LEADS, LIST_FILTERED)
@@ -68,12 +86,14 @@ def measure(launch: Launch, calls: Sequence[Call], bench: Bench) -> ServerRun:
                 record.body_bytes[call.label] = preflight(server.base_url, call)
             for call in calls:
                 if bench.settings.warmup_s > 0:
-                    wrk.run(server.base_url, call, bench.settings, bench.settings.warmup_s, bench.script_dir)
+                    load.run(server.base_url, call, bench.settings, bench.settings.warmup_s, bench.script_dir)
                 repeats = []
                 for _ in range(bench.settings.repeat):
-                    before = cpu.sample(server.process.pid)
-                    result = wrk.run(server.base_url, call, bench.settings, bench.settings.duration_s, bench.script_dir)
-                    repeats.append((result, cpu.between(before, cpu.sample(server.process.pid))))
+                    before = cpu_sample(server.process.pid)
+                    result = load.run(
+                        server.base_url, call, bench.settings, bench.settings.duration_s, bench.script_dir
+                    )
+                    repeats.append((result, cpu_between(before, cpu_sample(server.process.pid))))
                     say(f"  {call.label}: {_summary(*repeats[-1])}")
                 repeats.sort(key=lambda pair: pair[0].rps)
                 record.runs[call.label], record.cpu[call.label] = repeats[(len(repeats) - 1) // 2]
@@ -103,48 +123,34 @@ def _lead_count(body: Any) -> int | None:
 
 
 def versus_mock(bench: Bench) -> ServerRun:
-    """Sections a-c, the mock's side: the shipped CLI with its defaults."""
-    return measure(candidates.mock_cli(MOCK), VERSUS_CALLS, bench)
+    """The `mock` section: the shipped CLI with its defaults, on the requests compared with Prism."""
+    return measure(targets.mock_cli(MOCK), VERSUS_CALLS, bench)
 
 
 def versus_prism(bench: Bench, prism_executable: Path) -> ServerRun:
-    """Sections a-c, Prism's side."""
-    return measure(candidates.prism(prism_executable), VERSUS_CALLS, bench)
+    """The `prism` section: Prism on the same requests."""
+    return measure(targets.prism(prism_executable), VERSUS_CALLS, bench)
 
 
 def list_flatness(bench: Bench) -> list[ServerRun]:
-    """Section d: the list endpoint with the shipped seed and with the large one."""
-    shipped = measure(candidates.mock_cli(SHIPPED_SEED), LIST_CALLS, bench)
+    """The `list` section: the list endpoint with the shipped seed and with the large one."""
+    shipped = measure(targets.mock_cli(SHIPPED_SEED), LIST_CALLS, bench)
     seed = _large_seed_or_failure()
     if isinstance(seed, ServerRun):
         return [shipped, seed]
-    return [shipped, measure(candidates.mock_cli(LARGE_SEED, seed=seed), LIST_CALLS, bench)]
-
-
-def server_comparison(bench: Bench) -> list[ServerRun]:
-    """Section e: the same Flask app under each WSGI server, on GET /lead/ld_123."""
-    launches = [
-        candidates.mock_cli("granian (leadvibe-mock), 1 thread", threads=1),
-        candidates.mock_cli("granian (leadvibe-mock), 2 threads", threads=2),
-        candidates.waitress_server(threads=4),
-        candidates.waitress_server(threads=8),
-        candidates.gunicorn_gthread(threads=8),
-    ]
-    return [measure(launch, [GET_LEAD], bench) for launch in launches]
+    return [shipped, measure(targets.mock_cli(LARGE_SEED, seed=seed), LIST_CALLS, bench)]
 
 
 def startup(bench: Bench, large: ServerRun | None = None) -> list[ServerRun]:
-    """Section f: launch-to-ready time and memory when ready, shipped seed (a few launches) and large seed.
+    """The `startup` section: launch-to-ready time and memory when ready, shipped seed (a few launches) and large seed.
 
     `large` is the list section's large-seed run, whose start-up was measured the same way: loading
     100,000 leads takes long enough not to do it twice.
     """
-    runs = [
-        measure(candidates.mock_cli(f"{SHIPPED_SEED}, launch {n}"), [], bench) for n in range(1, STARTUP_LAUNCHES + 1)
-    ]
+    runs = [measure(targets.mock_cli(f"{SHIPPED_SEED}, launch {n}"), [], bench) for n in range(1, STARTUP_LAUNCHES + 1)]
     if large is None:
         seed = _large_seed_or_failure()
-        large = seed if isinstance(seed, ServerRun) else measure(candidates.mock_cli(LARGE_SEED, seed=seed), [], bench)
+        large = seed if isinstance(seed, ServerRun) else measure(targets.mock_cli(LARGE_SEED, seed=seed), [], bench)
     return [*runs, large]
 
 
@@ -164,13 +170,12 @@ class Results:
     environment: Environment
     versus: list[ServerRun] = field(default_factory=list)
     lists: list[ServerRun] = field(default_factory=list)
-    servers: list[ServerRun] = field(default_factory=list)
     startup: list[ServerRun] = field(default_factory=list)
 
     def all_runs(self) -> list[ServerRun]:
         """Each server run once, although the large-seed run may appear in two sections."""
         unique: dict[int, ServerRun] = {}
-        for run in [*self.versus, *self.lists, *self.servers, *self.startup]:
+        for run in [*self.versus, *self.lists, *self.startup]:
             unique.setdefault(id(run), run)
         return list(unique.values())
 

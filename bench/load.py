@@ -1,19 +1,100 @@
-"""Running wrk and reading its `--latency` report into numbers.
+"""The load: the requests the benchmark sends, and wrk, which sends them and measures.
+
+Each request is defined once for both wrk and the pre-flight check: the pre-flight check sends the
+very request wrk will send (same method, headers and body bytes, none of requests' default headers),
+so a server that would answer wrk with an error is caught before any number is taken.
 
 wrk prints durations with a unit it picks per value (`812.00us`, `3.21ms`, `1.02s`, `1.50m`), so every
 latency is parsed with its unit and converted to milliseconds. A report without the lines the benchmark
-relies on is an error, never a zero.
+relies on is an error, never a zero. wrk itself is installed with apt-get on first use when missing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.calls import Call
+import requests
+
+from bench.common import MissingPrerequisite, say
+
+TOKEN = "kbn_pat_demo"
+AUTH_HEADERS = {"Authorization": f"Bearer {TOKEN}"}
+# Headers requests adds by default and wrk does not send; None removes them from the request.
+_NOT_SENT_BY_WRK: dict[str, str | None] = {"Accept": None, "Accept-Encoding": None, "User-Agent": None}
+
+
+class PreflightFailed(Exception):
+    """A server answered a benchmark request with something other than 2xx."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One HTTP request of the benchmark; `label` names it in the report."""
+
+    method: str
+    path: str
+    body: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Every header besides Host, Content-Length and Connection (which wrk and requests add)."""
+        if self.body is None:
+            return dict(AUTH_HEADERS)
+        return {**AUTH_HEADERS, "Content-Type": "application/json"}
+
+    def lua_script(self) -> str | None:
+        """The wrk script that sets method and body, or None for a plain GET (wrk's default)."""
+        if self.method == "GET" and self.body is None:
+            return None
+        lines = [f"wrk.method = {_lua_string(self.method)}"]
+        if self.body is not None:
+            lines.append(f"wrk.body = {_lua_string(self.body)}")
+        return "\n".join(lines) + "\n"
+
+
+def _lua_string(text: str) -> str:
+    """A Lua long-bracket literal, which needs no escaping; its level avoids any `]=*]` in the text."""
+    level = 0
+    while f"]{'=' * level}]" in text:
+        level += 1
+    return f"[{'=' * level}[{text}]{'=' * level}]"
+
+
+GET_LEAD = Call("GET", "/lead/ld_123")
+PUT_LEAD = Call("PUT", "/lead/ld_123", json.dumps({"owner_name": "Jane Smith", "metadata": {"company": "Acme Corp"}}))
+LIST_LEADS = Call("GET", "/leads")
+LIST_FILTERED = Call("GET", "/leads?min_score=100&page=3")
+
+
+def preflight(base_url: str, call: Call, timeout_s: float = 10.0) -> int:
+    """Send `call` once; raise PreflightFailed unless the answer is 2xx. Returns the body's size in bytes."""
+    try:
+        response = requests.request(
+            call.method,
+            base_url + call.path,
+            headers={**_NOT_SENT_BY_WRK, **call.headers},
+            data=None if call.body is None else call.body.encode(),
+            timeout=timeout_s,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise PreflightFailed(f"{call.label}: no answer ({exc})") from exc
+    if not 200 <= response.status_code < 300:
+        raise PreflightFailed(f"{call.label}: HTTP {response.status_code} {response.text[:300]!r}")
+    return len(response.content)
+
 
 _MS_PER_UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 _DURATION = r"([\d.]+)(us|ms|s|m|h)"
@@ -33,7 +114,7 @@ class WrkError(Exception):
 @dataclass(frozen=True)
 class WrkSettings:
     """Load shape of every run. One wrk thread: on 2 cores wrk must leave the server a core of its own.
-    Eight connections fill the widest thread pool compared (8). The warm-up is long enough for Prism's
+    Eight connections keep each server busy without long queues. The warm-up is long enough for Prism's
     JIT (V8) to reach its steady state, which takes it about 4 s of load."""
 
     threads: int = 1
@@ -130,3 +211,27 @@ def run(base_url: str, call: Call, settings: WrkSettings, seconds: float, script
     if done.returncode != 0:
         raise WrkError(f"wrk exited with {done.returncode}: {done.stderr.strip() or done.stdout.strip()}")
     return parse(done.stdout)
+
+
+def ensure_wrk() -> str:
+    """The path of wrk, installed with apt-get when missing and running as root."""
+    found = shutil.which("wrk")
+    if found is not None:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise MissingPrerequisite(
+            "wrk is not installed and cannot be installed from here (needs root and apt-get); "
+            "install it (Debian: `sudo apt-get install wrk`) and rerun"
+        )
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "install", "-y", "wrk"],
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "wrk"],
+    ):
+        say(" ".join(command))
+        subprocess.run(command, env=env, stdout=sys.stderr, stderr=sys.stderr, check=False)
+        found = shutil.which("wrk")
+        if found is not None:
+            return found
+    raise MissingPrerequisite("wrk is missing and `apt-get install -y wrk` did not install it")

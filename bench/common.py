@@ -1,6 +1,9 @@
-"""What the numbers were measured on: date, cores, load, and the versions of everything involved.
+"""What every part of the benchmark shares: where things are, progress lines, and what it ran on.
 
-The load average is kept because this machine may be shared: a busy neighbour shows up there first.
+Paths are resolved from this package, so the bench runs from any checkout. Progress lines go to stderr,
+so stdout carries the report alone. The environment (date, cores, load, versions) is recorded with
+every report; the load average is kept because this machine may be shared: a busy neighbour shows up
+there first.
 """
 
 from __future__ import annotations
@@ -8,12 +11,29 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-_PACKAGES = ("granian", "waitress", "gunicorn", "Flask", "Werkzeug")
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+SPEC_PATH = REPO_ROOT / "openapi.yaml"
+# Tools and data made on first use; git-ignored, removed by `make clean`.
+CACHE_DIR = BENCH_DIR / ".cache"
+LOG_DIR = CACHE_DIR / "logs"
+REPORT_DIR = REPO_ROOT / "reports"
+
+_PACKAGES = ("granian", "Flask", "Werkzeug")
+
+
+class MissingPrerequisite(Exception):
+    """A tool the benchmark needs is missing and could not be installed; `python -m bench` exits 2."""
+
+
+def say(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
