@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from schemathesis import transport as st_transport
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -42,7 +42,7 @@ def schema_config(target: Target, contract: Contract, refused: dict[str, str]) -
         {"include-operation-id": "getLeadDeletionStatus", "checks": {"use_after_free": {"enabled": False}}}
     )
     config: dict[str, Any] = {
-        "generation": {"max-examples": target.max_examples, "deterministic": True},
+        "generation": {"max-examples": target.max_examples, "deterministic": True, "no-shrink": not target.shrink},
         "analysis": {"constants": {"enabled": False}},
         "operations": operations,
     }
@@ -92,6 +92,7 @@ class Run:
             derandomize=True,
             database=None,
             suppress_health_check=list(HealthCheck),
+            phases=[phase for phase in Phase if self.target.shrink or phase is not Phase.shrink],
         )
 
     def call_and_validate(self, case: Any) -> None:

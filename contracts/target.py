@@ -35,6 +35,8 @@ class Target:
     wait_timeout: float = 30.0  # bound for asynchronous effects (ingest, deletion)
     run_id: str = field(default_factory=lambda: secrets.token_hex(4))
     spec_path: Path | None = None  # another copy of the contract (tests); default: the shipped openapi.yaml
+    # Shrink a failing example to a minimal one. Off against a deployment: every shrink step is more traffic.
+    shrink: bool = True
 
     @property
     def live(self) -> bool:
@@ -102,4 +104,5 @@ def target_from_env(env: Mapping[str, str] | None = None) -> Target:
         rate_limit=_number(env, "LEADVIBE_RATE_LIMIT", 20.0),
         max_requests=int(_number(env, "LEADVIBE_MAX_REQUESTS", 5000, integer=True)),
         wait_timeout=_number(env, "LEADVIBE_WAIT_TIMEOUT", 30.0),
+        shrink=env.get("LEADVIBE_SHRINK", "") == "1",
     )

@@ -4,11 +4,13 @@
   safety promises (only GETs; writes only to leads it created, all deleted again);
 - each deliberately broken variant in-process: the suite must fail, naming the check that caught it.
 
-Each run is `pytest.main` on `contracts/` with a `TargetPlugin`: no subprocess, no environment.
+Each run is `pytest.main` on `contracts/` with a `TargetPlugin` (no environment, nothing re-imported),
+in a child forked from this process so that two runs use the machine's two cores.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
@@ -58,7 +60,7 @@ class Outcome:
     code: int
     failures: str  # every failure and error text of the JUnit report
     lead_count: int
-    recorder: Recorder | None = None
+    requests: tuple[tuple[str, str], ...] = ()  # what the served app received (live runs)
 
 
 def _failures(report: Path) -> str:
@@ -94,44 +96,49 @@ def run_live(tmp: Path, *, writes: bool) -> Outcome:
         max_examples=5,
         rate_limit=1000,
         wait_timeout=5,
+        shrink=False,
     )
     try:
         outcome = run_suite(TargetPlugin(target), tmp, variant)
     finally:
         server.close()
-    return Outcome(outcome.code, outcome.failures, outcome.lead_count, recorder)
+    return Outcome(outcome.code, outcome.failures, outcome.lead_count, tuple(recorder.requests))
 
 
 def run_variant(name: str, tmp: Path) -> Outcome:
     variant = VARIANTS[name]()
-    target = Target(mode="mock", token=MOCK_TOKEN, other_tokens=MOCK_OTHER_TOKENS, max_examples=5, wait_timeout=5)
+    target = Target(
+        mode="mock", token=MOCK_TOKEN, other_tokens=MOCK_OTHER_TOKENS, max_examples=5, wait_timeout=5, shrink=False
+    )
     return run_suite(TargetPlugin(target, app=variant.app, reset=variant.reset), tmp, variant)
+
+
+def run_named(name: str, tmp: Path) -> Outcome:
+    if name in VARIANTS:
+        return run_variant(name, tmp)
+    return run_live(tmp, writes=name == "correct_with_writes")
 
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
-    runs: dict[str, Callable[[Path], Outcome]] = {
-        "correct_read_only": lambda tmp: run_live(tmp, writes=False),
-        "correct_with_writes": lambda tmp: run_live(tmp, writes=True),
-        **{name: (lambda tmp, name=name: run_variant(name, tmp)) for name in VARIANTS},  # type: ignore[misc]
-    }
-    return {name: run(tmp_path_factory.mktemp(name)) for name, run in runs.items()}
+    names = ["correct_with_writes", "correct_read_only", *VARIANTS]
+    jobs = [(name, tmp_path_factory.mktemp(name)) for name in names]
+    with multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1) as pool:
+        return dict(zip(names, pool.starmap(run_named, jobs), strict=True))
 
 
 def test_the_correct_mock_passes_read_only_and_sends_only_reads(outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes["correct_read_only"]
     assert outcome.code == 0, outcome.failures[:3000]
-    assert outcome.recorder is not None
-    methods = {method for method, _ in outcome.recorder.requests}
+    methods = {method for method, _ in outcome.requests}
     assert methods <= {"GET", "HEAD"}, methods
-    assert len(outcome.recorder.requests) > 200
+    assert len(outcome.requests) > 200
 
 
 def test_the_correct_mock_passes_with_writes_and_only_touches_its_own_leads(outcomes: dict[str, Outcome]) -> None:
     outcome = outcomes["correct_with_writes"]
     assert outcome.code == 0, outcome.failures[:3000]
-    assert outcome.recorder is not None
-    writes = [(method, path) for method, path in outcome.recorder.requests if method not in ("GET", "HEAD")]
+    writes = [(method, path) for method, path in outcome.requests if method not in ("GET", "HEAD")]
     assert {method for method, _ in writes} >= {"PUT", "PATCH", "DELETE", "POST"}
     touched = [(method, path) for method, path in writes if any(f"/{lead}" in path for lead in SEEDED_LEADS)]
     assert not touched, touched[:10]
