@@ -11,12 +11,14 @@ import shlex
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
 from requests.cookies import RequestsCookieJar
+
+from contracts.transient import RetryPolicy
 
 
 class BudgetExhausted(Exception):
@@ -100,23 +102,45 @@ class ApiClient(ABC):
 
 
 class Throttle:
-    """At most `rate` requests per second and `budget` in all, shared by every live client of the run."""
+    """At most `rate` requests per second and `budget` in all, shared by every request of the run.
 
-    def __init__(self, rate: float, budget: int) -> None:
+    Clean-up has its own reserve, booked as the run goes: each lead the run may create books the requests
+    needed to prove and delete it before it is created, so the tests can never starve clean-up.
+    """
+
+    def __init__(self, rate: float, budget: int, reserve: int = 0) -> None:
         self._interval = 1.0 / rate
         self._budget = budget
-        self._used = 0
+        self._reserve = min(reserve, budget // 2)
+        self._cleaning = False
+        self.used = 0
         self._next = 0.0
         self._lock = threading.Lock()
 
+    def book(self, requests: int) -> None:
+        """Keep `requests` more for clean-up; BudgetExhausted if the budget cannot hold them."""
+        with self._lock:
+            if self.used + self._reserve + requests > self._budget:
+                raise BudgetExhausted(
+                    f"the budget of {self._budget} requests cannot keep {requests} more for clean-up; "
+                    "raise LEADVIBE_MAX_REQUESTS or lower LEADVIBE_MAX_EXAMPLES"
+                )
+            self._reserve += requests
+
+    def start_cleanup(self) -> None:
+        """From now on the reserve may be spent."""
+        with self._lock:
+            self._cleaning = True
+
     def acquire(self) -> None:
         with self._lock:
-            if self._used >= self._budget:
+            limit = self._budget if self._cleaning else self._budget - self._reserve
+            if self.used >= limit:
                 raise BudgetExhausted(
-                    f"the run used its budget of {self._budget} requests; raise LEADVIBE_MAX_REQUESTS "
-                    "or lower LEADVIBE_MAX_EXAMPLES"
+                    f"the run used its budget of {limit} requests (of {self._budget}, {self._reserve} kept for "
+                    "clean-up); raise LEADVIBE_MAX_REQUESTS or lower LEADVIBE_MAX_EXAMPLES"
                 )
-            self._used += 1
+            self.used += 1
             now = time.monotonic()
             wait = self._next - now
             self._next = max(now, self._next) + self._interval
@@ -131,37 +155,71 @@ class _NoCookies(RequestsCookieJar):
         return None
 
 
+@dataclass(frozen=True)
+class Tls:
+    """How to trust the target: a CA bundle (or no verification at all), and a client certificate."""
+
+    verify: bool | str = True
+    cert: str | None = None
+    key: str | None = None
+
+    @property
+    def client_cert(self) -> str | tuple[str, str] | None:
+        return (self.cert, self.key) if self.cert and self.key else self.cert
+
+
 class HttpClient(ApiClient):
-    """Calls a deployment over HTTP, throttled and within the run's request budget."""
+    """Calls a deployment over HTTP: throttled, within the budget, transient answers retried, writes checked."""
 
     def __init__(
-        self, base_url: str, timeout: float, throttle: Throttle, token_names: TokenNames, *, read_only: bool
+        self,
+        base_url: str,
+        timeout: float,
+        throttle: Throttle,
+        token_names: TokenNames,
+        *,
+        read_only: bool,
+        retries: RetryPolicy,
+        tls: Tls = Tls(),
     ) -> None:
         super().__init__(token_names)
         self._read_only = read_only
         self._base_url = base_url
         self._timeout = timeout
         self._throttle = throttle
+        self._retries = retries
         self._session = requests.Session()
         self._session.cookies = _NoCookies()
+        self._session.verify = tls.verify
+        self._session.cert = tls.client_cert
+        # The last check before a write leaves (set by the run: only the run's own leads and markers).
+        self.guard: Callable[[str, str, Mapping[str, Any], Any], None] | None = None
 
     def _send(
         self, method: str, path: str, headers: dict[str, str], params: dict[str, Any], json_body: Any
     ) -> tuple[int, Mapping[str, str], str, str]:
         if self._read_only and method.upper() not in READ_METHODS:
             raise ReadOnlyViolation(f"read-only run: refused to send {method} {path}")
-        self._throttle.acquire()
-        response = self._session.request(
-            method,
-            f"{self._base_url}{path}",
-            params=params,
-            json=json_body,
-            headers=headers,
-            timeout=self._timeout,
-            allow_redirects=False,
+        if self.guard is not None:
+            self.guard(method, path, params, json_body)
+
+        def attempt() -> requests.Response:
+            self._throttle.acquire()
+            return self._session.request(
+                method,
+                f"{self._base_url}{path}",
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            )
+
+        response = self._retries.send(
+            f"{method} {path}", attempt, lambda r: r.status_code, lambda r: r.headers.get("Retry-After")
         )
         return response.status_code, response.headers, response.text, response.url
 
 
-def throttle(rate: float, budget: int) -> Throttle:
-    return Throttle(rate, budget)
+def throttle(rate: float, budget: int, reserve: int = 0) -> Throttle:
+    return Throttle(rate, budget, reserve)

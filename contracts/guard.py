@@ -15,25 +15,47 @@ from typing import Any, TypeVar
 from schemathesis import BaseSchema
 
 from contracts.client import READ_METHODS, ReadOnlyViolation
+from contracts.transient import RetryPolicy
 
 S = TypeVar("S", bound=BaseSchema)
 
 
 class GuardedTransport:
-    """Wraps Schemathesis' transport: read-only refusal, then the run's throttle and budget."""
+    """Wraps Schemathesis' transport: read-only refusal, the last safety check, then the run's throttle
+    and budget per attempt, with transient answers retried (`contracts.transient`)."""
 
-    def __init__(self, inner: Any, acquire: Callable[[], None], *, read_only: bool) -> None:
+    def __init__(
+        self,
+        inner: Any,
+        acquire: Callable[[], None],
+        retries: RetryPolicy,
+        *,
+        read_only: bool,
+        check: Callable[[Any], None],
+    ) -> None:
         self._inner = inner
         self._acquire = acquire
+        self._retries = retries
         self._read_only = read_only
+        self._check = check
         self.sent = 0
 
     def send(self, case: Any, **kwargs: Any) -> Any:
         if self._read_only and case.method.upper() not in READ_METHODS:
             raise ReadOnlyViolation(f"read-only run: refused to send {case.method} {case.path}")
-        self._acquire()
-        self.sent += 1
-        return self._inner.send(case, **kwargs)
+        self._check(case)  # a write names only leads and aliases the run has proven its own
+
+        def attempt() -> Any:
+            self._acquire()
+            self.sent += 1
+            return self._inner.send(case, **kwargs)
+
+        return self._retries.send(
+            f"{case.method} {case.formatted_path}",
+            attempt,
+            lambda response: response.status_code,
+            lambda response: (response.headers.get("retry-after") or [None])[0],
+        )
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

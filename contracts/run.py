@@ -16,10 +16,12 @@ from schemathesis import transport as st_transport
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from contracts.checks import Check, contract_checks
-from contracts.client import ApiClient, HttpClient, TokenNames, throttle
+from contracts.client import ApiClient, HttpClient, Throttle, TokenNames, throttle
 from contracts.guard import GuardedTransport, guard
-from contracts.safety import PROBE_METHODS, LiveSafety, OwnedLeads
+from contracts.ownership import Ledger, OwnedLeads
+from contracts.safety import LiveSafety
 from contracts.target import Target
+from contracts.transient import RetryPolicy
 from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 
 # Built-in defaults of positive_data_acceptance; operations with rules between parameters add 400
@@ -45,25 +47,26 @@ def schema_config(target: Target, contract: Contract, refused: dict[str, str]) -
         "generation": {"max-examples": target.max_examples, "deterministic": True, "no-shrink": not target.shrink},
         "analysis": {"constants": {"enabled": False}},
         "operations": operations,
+        # Undeclared methods are their own test (contracts/test_methods.py): an edge that answers them
+        # itself must not mask every other finding of an operation.
+        "phases": {"coverage": {"unexpected-methods": []}},
     }
+    if target.live:
+        config["tls-verify"] = target.tls.verify
+        if target.tls.cert:
+            config["request-cert"] = target.tls.cert
+        if target.tls.key:
+            config["request-cert-key"] = target.tls.key
     if target.live and not target.allow_writes:
-        # Read-only: only GET operations, and not even a probe with another method (PUT, DELETE ...).
+        # Read-only: only GET operations.
         # (In config: Schemathesis 4.32.5 ignores `schema.include()` once per-operation settings exist.)
         operations.append({"exclude-method": "GET", "enabled": False})
-        config["phases"] = {"coverage": {"unexpected-methods": []}}
     elif target.live:
         operations += [{"include-operation-id": op_id, "enabled": False} for op_id in sorted(refused)]
-        # A path that names no lead is probed for 405s only with methods that cannot change data.
-        probes = {"coverage": {"unexpected-methods": sorted(PROBE_METHODS - {"HEAD"})}}
-        operations += [
-            {"include-operation-id": op.operation_id, "phases": probes}
-            for op in contract.operations_where()
-            if not any(place.location == "path" for place in op.places)
-        ]
     return config
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
     target: Target
     contract: Contract
@@ -75,6 +78,12 @@ class Run:
     reset: Callable[[], None] = lambda: None  # back to the seed: the in-process mock only
     transport: GuardedTransport | None = None
     notes: list[str] = field(default_factory=list)
+    throttle: Throttle | None = None
+    retries: RetryPolicy | None = None
+    ledger: Ledger | None = None
+
+    def __repr__(self) -> str:  # tracebacks show fixtures' reprs: never the client, schema or credentials
+        return f"<Run against {self.target.base_url or 'the in-process mock'}, run id {self.target.run_id}>"
 
     @property
     def token(self) -> str:
@@ -129,17 +138,25 @@ def token_names(target: Target) -> TokenNames:
     return TokenNames({target.token: "LEADVIBE_TOKEN", **dict.fromkeys(target.other_tokens, "LEADVIBE_OTHER_OU_TOKEN")})
 
 
-def build_run(target: Target, app: Any = None, reset: Callable[[], None] | None = None) -> Run:
-    """A run against `target`; `app` is the WSGI app of an in-process target (with `reset`)."""
+def build_run(
+    target: Target, app: Any = None, reset: Callable[[], None] | None = None, gate: Throttle | None = None
+) -> Run:
+    """A run against `target`; `app` is the WSGI app of an in-process target (with `reset`); `gate` the
+    run's throttle when the caller already spent some of its budget (the runner's preflight)."""
     contract = load_contract(target.spec_path)
     read_only = target.live and not target.allow_writes
     names = token_names(target)
     transport = None
     client: ApiClient
+    retries = RetryPolicy(attempts=target.retries)
+    gate = gate or throttle(target.rate_limit, target.max_requests, target.cleanup_reserve)
+    ledger = None
     if target.live:
         assert target.base_url is not None
-        gate = throttle(target.rate_limit, target.max_requests)
-        client = HttpClient(target.base_url, target.request_timeout, gate, names, read_only=read_only)
+        client = HttpClient(
+            target.base_url, target.request_timeout, gate, names, read_only=read_only, retries=retries, tls=target.tls
+        )
+        ledger = Ledger(target.state_dir / "ledger.jsonl", target.base_url)
     else:
         from contracts.inprocess import WsgiClient, fresh_mock  # the only path that imports the mock
 
@@ -147,15 +164,21 @@ def build_run(target: Target, app: Any = None, reset: Callable[[], None] | None 
             mock = fresh_mock(target.spec_path)
             app, reset = mock.app, mock.reset
         client = WsgiClient(app, names)
-    owned = OwnedLeads(client, target.token, target.run_id, target.wait_timeout) if target.allow_writes else None
+    owned = None
+    if target.allow_writes:
+        owned = OwnedLeads(client, target.token, target.run_id, target.wait_timeout, ledger, gate.book)
     safety = LiveSafety(contract, owned if target.live else None, read_only=read_only)
+    if isinstance(client, HttpClient):
+        client.guard = safety.check_sent
     refused = safety.refused if target.live and target.allow_writes else {}
     config = schemathesis.Config.from_dict(schema_config(target, contract, refused))
     schema = schemathesis.openapi.from_path(target.spec_path or default_spec_path(), config=config)
     schema.config.update(headers={"Authorization": f"Bearer {target.token}"})  # auth in config, never in hooks
     if target.live:
         schema.config.update(base_url=target.base_url, request_timeout=target.request_timeout)
-        transport = GuardedTransport(st_transport.get(None), gate.acquire, read_only=read_only)
+        transport = GuardedTransport(
+            st_transport.get(None), gate.acquire, retries, read_only=read_only, check=safety.check_case
+        )
         schema = guard(schema, transport)
     else:
         schema.app = app
@@ -171,4 +194,7 @@ def build_run(target: Target, app: Any = None, reset: Callable[[], None] | None 
         reset or (lambda: None),
         transport,
         notes,
+        gate,
+        retries,
+        ledger,
     )

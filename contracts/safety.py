@@ -10,121 +10,19 @@ is refused, naming it: safety fails closed.
 
 from __future__ import annotations
 
-import itertools
-import threading
-import time
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from jsonschema_rs import Validator
 
-from contracts.client import READ_METHODS, ApiClient, ReadOnlyViolation
-from contracts.verdict import expect
+from contracts.client import READ_METHODS, ReadOnlyViolation
+from contracts.ownership import OwnedLeads
 from leadvibe_contract.contract import Contract
 from leadvibe_contract.places import EVERY_ITEM, IDENTIFYING, Place
 
-PROBE_EVENT = "contract_probe"
 # Undeclared methods the gate may send to a path that names no lead: they cannot change shared data.
 PROBE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-
-
-class OwnedLeads:
-    """Leads this run created, and the marker aliases it ingested, so that all of them can be deleted."""
-
-    def __init__(self, client: ApiClient, token: str, run_id: str, wait_timeout: float) -> None:
-        self._client = client
-        self._token = token
-        self._run_id = run_id
-        self._wait_timeout = wait_timeout
-        self._counter = itertools.count(1)
-        self._lock = threading.Lock()
-        self._leads: list[str] = []
-        self._deleted: set[str] = set()
-        self._aliases: list[tuple[str, str]] = []
-        self._alias_of: dict[str, tuple[str, str]] = {}
-        self._current: str | None = None
-
-    def marker(self, kind: str = "email") -> tuple[str, str]:
-        """A fresh alias only this run uses; recorded for clean-up."""
-        with self._lock:
-            alias = (kind, f"lvc-{self._run_id}-{next(self._counter)}@contracts.invalid")
-            self._aliases.append(alias)
-            return alias
-
-    def find(self, kind: str, value: str) -> str | None:
-        """The lead of an alias, waiting (bounded) for an asynchronous ingest to land."""
-        deadline = time.monotonic() + self._wait_timeout
-        while True:
-            response = self._client.request(
-                "GET", "/lead/by-alias", token=self._token, params={"kind": kind, "value": value}
-            )
-            if response.status == 200:
-                lead_id: str = response.json()["lead_id"]
-                return lead_id
-            if response.status != 404 or time.monotonic() > deadline:
-                return None
-            time.sleep(0.25)
-
-    def create(self, event_type: str = PROBE_EVENT, metadata: dict[str, Any] | None = None) -> str:
-        kind, value = self.marker()
-        body = {
-            "event_type": event_type,
-            "aliases": [{"alias_kind": kind, "raw_value": value}],
-            "metadata": metadata or {"source": "leadvibe-contracts"},
-        }
-        accepted = self._client.request("POST", "/ingest", token=self._token, json_body=body)
-        expect(accepted.status == 202, "ingest_creates_lead", "POST /ingest did not accept the event", accepted)
-        lead_id = self.find(kind, value)
-        expect(
-            lead_id is not None,
-            "ingest_creates_lead",
-            f"the lead of alias {value} did not appear within {self._wait_timeout:g} s",
-            accepted,
-        )
-        assert lead_id is not None
-        with self._lock:
-            self._leads.append(lead_id)
-            self._alias_of[lead_id] = (kind, value)
-        return lead_id
-
-    def alias_of(self, lead_id: str) -> tuple[str, str]:
-        """The alias a lead was created with."""
-        with self._lock:
-            return self._alias_of[lead_id]
-
-    def current(self) -> str:
-        """An owned lead that has not been deleted, created on first use."""
-        with self._lock:
-            current = self._current
-        if current is None or current in self._deleted:
-            current = self.create()
-            with self._lock:
-                self._current = current
-        return current
-
-    def mark_deleted(self, lead_id: str) -> None:
-        with self._lock:
-            self._deleted.add(lead_id)
-
-    def cleanup(self) -> list[str]:
-        """Delete every lead of the run; returns what could not be removed (empty when all is clean)."""
-        with self._lock:
-            aliases = list(self._aliases)
-            leads = list(self._leads)
-        leftovers: list[str] = []
-        for kind, value in aliases:
-            response = self._client.request(
-                "GET", "/lead/by-alias", token=self._token, params={"kind": kind, "value": value}
-            )
-            if response.status == 200:
-                leads.append(response.json()["lead_id"])
-        for lead_id in dict.fromkeys(leads):
-            if lead_id in self._deleted:
-                continue
-            response = self._client.request("DELETE", f"/lead/{lead_id}", token=self._token)
-            if response.status not in (200, 404):
-                leftovers.append(f"{lead_id}: DELETE answered {response.status}")
-            self.mark_deleted(lead_id)
-        return leftovers
 
 
 class WriteRefused(Exception):
@@ -149,6 +47,10 @@ class LiveSafety:
             found = {p for p in op.places if p.location == "path" and p.identifies in IDENTIFYING}
             self._path_places[op.path] = tuple(sorted({*self._path_places.get(op.path, ()), *found}, key=str))
         self._validators: dict[str, Validator] = {}
+        self.refused_writes: list[str] = []  # writes stopped at the last check: reported by the run
+        # Concrete paths to templates; static segments first (`/lead/by-alias` is not `/lead/{leadID}`).
+        templates = sorted({op.path for op in spec.operations.values()}, key=lambda p: (p.count("{"), p))
+        self._patterns = [(template, _pattern(template)) for template in templates]
 
     @property
     def refused(self) -> dict[str, str]:
@@ -223,6 +125,49 @@ class LiveSafety:
             self._validators[ref] = self._spec.validator(ref.removeprefix("#"))
         return self._validators[ref]
 
+    # -- the last check before a write leaves, whatever built it -----------------------------------
+
+    def check_case(self, case: Any) -> None:
+        """Refuse a generated write that still names a lead or alias the run has not proven its own."""
+        self.check(case.method, case.path, case.path_parameters or {}, case.query or {}, case.body)
+
+    def check_sent(self, method: str, path: str, query: Mapping[str, Any], body: Any) -> None:
+        """The same for a request of the semantic contracts, given its concrete path."""
+        for template, pattern in self._patterns:
+            match = pattern.match(path)
+            if match:
+                self.check(method, template, match.groupdict(), query, body)
+                return
+        if method.upper() not in READ_METHODS and self._owned is not None:
+            self._refuse(f"{method} {path}: not a path of the spec")
+
+    def check(self, method: str, template: str, path: Mapping[str, Any], query: Mapping[str, Any], body: Any) -> None:
+        method = method.upper()
+        owned = self._owned
+        if owned is None or method in READ_METHODS:
+            return
+        operation = self._by_route.get((method, template))
+        if operation is not None and operation.write is not None:
+            places: tuple[Place, ...] = operation.write.places
+        else:
+            places = self._path_places.get(template, ())
+        for place in places:
+            if place.identifies not in IDENTIFYING:
+                continue
+            source = {"path": path, "query": query}.get(place.location)
+            found = _values(source, (place.name,)) if source is not None else _values(body, place.pointer)
+            for value in found:
+                if not self._validator(place.schema_ref).is_valid(value):
+                    continue  # cannot address real data
+                if place.identifies == "lead" and not owned.owns(value):
+                    self._refuse(f"{method} {template}: lead {value!r} is not proven this run's own")
+                if place.identifies == "lead-alias" and not owned.is_own_marker(value):
+                    self._refuse(f"{method} {template}: alias {value!r} is not one of this run's markers")
+
+    def _refuse(self, reason: str) -> None:
+        self.refused_writes.append(reason)
+        raise WriteRefused(f"refused to send {reason}")
+
     def observe(self, case: Any, status: int) -> None:
         """Call after a case was sent: a lead this run deleted must not be used again."""
         if self._owned is not None and case.method.upper() == "DELETE" and status == 200:
@@ -239,3 +184,21 @@ def _kind_beside(place: Place, places: tuple[Place, ...]) -> str | None:
         if other.identifies == "lead-alias-kind" and beside:
             return other.pointer[-1]
     return None
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    regex = "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
+    return re.compile(f"^{regex}$")
+
+
+def _values(node: Any, pointer: tuple[str, ...]) -> list[Any]:
+    """Every value at a place's path in a parameter map or body (`*` every item of a list)."""
+    if not pointer:
+        return [node]
+    head, rest = pointer[0], pointer[1:]
+    if head == EVERY_ITEM:
+        return [value for item in node for value in _values(item, rest)] if isinstance(node, list) else []
+    if isinstance(node, Mapping) and head in node:
+        return _values(node[head], rest)
+    return []

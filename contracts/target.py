@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from contracts.client import Tls
+
 MOCK_TOKEN = "kbn_pat_demo"
 # In mock mode isolation is checked against another OU of the same org and against another org.
 MOCK_OTHER_TOKENS = ("kbn_pat_demo_emea", "kbn_pat_other")
@@ -24,9 +26,9 @@ class TargetError(Exception):
 @dataclass(frozen=True)
 class Target:
     mode: Literal["mock", "live"]
-    token: str
+    token: str = field(repr=False)  # a credential: never in a repr, a traceback or a report
     base_url: str | None = None
-    other_tokens: tuple[str, ...] = ()
+    other_tokens: tuple[str, ...] = field(default=(), repr=False)
     allow_writes: bool = True
     max_examples: int = 25
     request_timeout: float = 10.0
@@ -37,10 +39,26 @@ class Target:
     spec_path: Path | None = None  # another copy of the contract (tests); default: the shipped openapi.yaml
     # Shrink a failing example to a minimal one. Off against a deployment: every shrink step is more traffic.
     shrink: bool = True
+    tls: Tls = field(default_factory=Tls)
+    # How long a read may lag behind an acknowledged write (replicas); 0: reads see writes at once.
+    consistency_window: float = 0.0
+    probe_methods: bool = True  # the test of undeclared methods (405 + Allow); an edge may answer them itself
+    retries: int = 4  # attempts per request on 429/503 or no answer
+    state_dir: Path = Path(".leadvibe-contracts")  # the ledger of created leads, kept across runs
+
+    @property
+    def cleanup_reserve(self) -> int:
+        """Requests of the budget kept for clean-up from the start (each marker then books its own)."""
+        return 10
 
     @property
     def live(self) -> bool:
         return self.mode == "live"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every credential of the run, for redaction of anything it prints or writes."""
+        return tuple(secret for secret in (self.token, *self.other_tokens) if secret)
 
     def describe(self) -> str:
         writes = (
@@ -49,16 +67,22 @@ class Target:
             else "read-only: GET requests only (set LEADVIBE_ALLOW_WRITES=1 for the write contracts)"
         )
         isolation = "on" if self.other_tokens else "off (set LEADVIBE_OTHER_OU_TOKEN to turn them on)"
+        verify = self.tls.verify
+        tls = "not verified" if verify is False else "CA bundle " + verify if isinstance(verify, str) else "verified"
+        tls += ", client certificate" if self.tls.cert else ""
         return (
             f"target: {self.base_url or 'in-process mock'}\n"
             f"mode: {writes}\n"
             f"isolation contracts: {isolation}\n"
             f"budget: {self.max_examples} examples per operation, at most {self.max_requests} requests, "
-            f"{self.rate_limit:g} requests/s, {self.request_timeout:g} s timeout; run id {self.run_id}"
+            f"{self.rate_limit:g} requests/s, {self.request_timeout:g} s timeout; run id {self.run_id}\n"
+            f"TLS: {tls}; reads may lag writes by up to {self.consistency_window:g} s"
         )
 
 
-def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool = False) -> float:
+def _number(
+    env: Mapping[str, str], name: str, default: float, *, integer: bool = False, allow_zero: bool = False
+) -> float:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -66,7 +90,7 @@ def _number(env: Mapping[str, str], name: str, default: float, *, integer: bool 
         value = int(raw) if integer else float(raw)
     except ValueError:
         raise TargetError(f"{name} must be a {'whole ' if integer else ''}number, got {raw!r}") from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise TargetError(f"{name} must be positive, got {raw!r}")
     return value
 
@@ -105,4 +129,25 @@ def target_from_env(env: Mapping[str, str] | None = None) -> Target:
         max_requests=int(_number(env, "LEADVIBE_MAX_REQUESTS", 5000, integer=True)),
         wait_timeout=_number(env, "LEADVIBE_WAIT_TIMEOUT", 30.0),
         shrink=env.get("LEADVIBE_SHRINK", "") == "1",
+        tls=_tls(env),
+        consistency_window=_number(env, "LEADVIBE_CONSISTENCY_WINDOW", 0.0, allow_zero=True),
+        probe_methods=env.get("LEADVIBE_PROBE_METHODS", "1") != "0",
+        retries=int(_number(env, "LEADVIBE_RETRIES", 4, integer=True)),
+        state_dir=Path(env.get("LEADVIBE_STATE_DIR") or ".leadvibe-contracts"),
     )
+
+
+def _tls(env: Mapping[str, str]) -> Tls:
+    bundle = env.get("LEADVIBE_CA_BUNDLE", "")
+    if bundle and not Path(bundle).is_file():
+        raise TargetError(f"LEADVIBE_CA_BUNDLE names no file: {bundle!r}")
+    cert, key = env.get("LEADVIBE_CLIENT_CERT", ""), env.get("LEADVIBE_CLIENT_KEY", "")
+    for name, path in (("LEADVIBE_CLIENT_CERT", cert), ("LEADVIBE_CLIENT_KEY", key)):
+        if path and not Path(path).is_file():
+            raise TargetError(f"{name} names no file: {path!r}")
+    if key and not cert:
+        raise TargetError("LEADVIBE_CLIENT_KEY needs LEADVIBE_CLIENT_CERT")
+    verify: bool | str = bundle or True
+    if env.get("LEADVIBE_TLS_VERIFY", "1") == "0":
+        verify = False
+    return Tls(verify=verify, cert=cert or None, key=key or None)

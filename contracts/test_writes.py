@@ -4,24 +4,38 @@ on leads this run created through POST /ingest (deleted again at the end of the 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from contracts.client import ApiResponse
+from contracts.ownership import OwnedLeads
 from contracts.probes import body_strategy, send
 from contracts.run import Run
-from contracts.safety import OwnedLeads
 from contracts.timestamps import parse_timestamp
 from contracts.verdict import expect, expect_status
 from leadvibe_contract.examples import ExampleRequest, example_request
 
 
-def read(run: Run, lead_id: str) -> ApiResponse:
-    response = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
-    expect_status(response, 200, "write_persists", f"an owned lead {lead_id} cannot be read")
-    return response
+def read(run: Run, lead_id: str, until: Callable[[dict[str, Any]], bool] | None = None) -> ApiResponse:
+    """GET the lead; with `until`, read again (within the run's consistency window) until it holds.
+
+    The spec's decision is that reads see a write at once; LEADVIBE_CONSISTENCY_WINDOW tolerates a
+    deployment whose replicas lag, so that a lag within it is not reported as a lost write.
+    """
+    deadline = time.monotonic() + run.target.consistency_window
+    while True:
+        response = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
+        expect_status(response, 200, "write_persists", f"an owned lead {lead_id} cannot be read")
+        if until is None or until(response.json()) or time.monotonic() >= deadline:
+            return response
+        time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _has_metadata(metadata: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    return lambda body: bool(body["metadata"] == metadata)
 
 
 def safe_request(run: Run, owned: OwnedLeads, operation_id: str, lead_id: str) -> ExampleRequest:
@@ -52,7 +66,8 @@ def test_what_put_writes_get_returns_and_updated_at_only_advances(run: Run, owne
             put = run.client.request("PUT", f"/lead/{lead_id}", token=run.token, json_body=update)
             expect_status(put, 200, "write_persists", "PUT of a schema-valid body")
             expected.update(update)
-            got = read(run, lead_id)
+            written = put.json()
+            got = read(run, lead_id, until=written.__eq__)
             body = got.json()
             expect(body == put.json(), "write_persists", "GET differs from the PUT response", put, got)
             expect({k: body[k] for k in expected} == expected, "write_persists", "GET is not what PUT wrote", put, got)
@@ -82,7 +97,7 @@ def test_patch_merges_and_a_key_sent_as_null_is_removed(run: Run, owned: OwnedLe
                 continue
             expect_status(response, 200, "patch_merges", "PATCH of a schema-valid body")
             model = merged
-            got = read(run, lead_id)
+            got = read(run, lead_id, until=_has_metadata(model))
             expect(got.json()["metadata"] == model, "patch_merges", "metadata is not the merge", response, got)
             updated = parse_timestamp(got.json()["updated_at"])
             expect(updated > previous, "timestamps_monotonic", "updated_at did not advance on PATCH", response, got)

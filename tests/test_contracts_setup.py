@@ -14,8 +14,9 @@ import yaml
 from waitress.server import create_server
 
 from contracts.client import BudgetExhausted, ReadOnlyViolation, throttle
+from contracts.ownership import OwnedLeads
 from contracts.run import build_run
-from contracts.safety import LiveSafety, OwnedLeads, WriteRefused
+from contracts.safety import LiveSafety, WriteRefused
 from contracts.target import Target, TargetError, target_from_env
 from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 
@@ -90,10 +91,14 @@ class FakeOwned(OwnedLeads):
         super().__init__(client=None, token="t", run_id="run1", wait_timeout=1)  # type: ignore[arg-type]
         self.created = 0
 
+    def _baseline(self) -> set[str]:
+        return set()
+
     def create(self, event_type: str = "x", metadata: dict[str, Any] | None = None) -> str:
         self.created += 1
         lead_id = f"ld_owned_{self.created}"
         self._leads.append(lead_id)
+        self._alias_of[lead_id] = self.marker()
         return lead_id
 
 
@@ -113,8 +118,8 @@ def test_live_writes_are_rewritten_onto_the_runs_own_leads(spec: Contract) -> No
     )
     safety.prepare(ingest)
     first, second = ingest.body["aliases"]
-    assert first == {"alias_kind": "phone", "raw_value": "lvc-run1-1@contracts.invalid"}
-    assert owned._aliases == [("phone", "lvc-run1-1@contracts.invalid")]  # recorded with its kind, for clean-up
+    assert first == {"alias_kind": "phone", "raw_value": "lvc-run1-2@contracts.invalid"}  # 1 made ld_owned_1
+    assert owned._aliases[-1] == ("phone", "lvc-run1-2@contracts.invalid")  # recorded with its kind, for clean-up
     assert second == {"alias_kind": 3}
     by_id = FakeCase("POST", "/ingest", body={"event_type": "x", "lead_id": "ld_123"})
     safety.prepare(by_id)
@@ -126,6 +131,29 @@ def test_live_writes_are_rewritten_onto_the_runs_own_leads(spec: Contract) -> No
     read = FakeCase("GET", "/lead/{leadID}", {"leadID": "ld_123"})
     safety.prepare(read)
     assert read.path_parameters["leadID"] == "ld_123"  # reads are left alone
+
+
+def test_the_last_check_refuses_any_write_to_a_lead_or_alias_the_run_has_not_proven(spec: Contract) -> None:
+    """Whatever built the request (a link, a test, a bug in the rewrite): strangers are never written to."""
+    owned = FakeOwned()
+    safety = LiveSafety(spec, owned, read_only=False)
+    mine = owned.create()
+    safety.check_sent("PUT", f"/lead/{mine}", {}, {"owner_name": "x"})
+    safety.check_sent("GET", "/lead/ld_123", {}, None)  # reads are not writes
+    for method, path, body in [
+        ("PUT", "/lead/ld_123", {"owner_name": "x"}),
+        ("DELETE", "/lead/ld_123", None),
+        ("PATCH", "/lead/ld_123/metadata", {"k": 1}),
+        ("POST", "/ingest", {"event_type": "x", "lead_id": "ld_123"}),
+        ("POST", "/ingest", {"event_type": "x", "aliases": [{"alias_kind": "email", "raw_value": "alex@example.com"}]}),
+        ("DELETE", "/leads/ld_123", None),  # a path that declares no DELETE: still a lead of someone else
+    ]:
+        with pytest.raises(WriteRefused):
+            safety.check_sent(method, path, {}, body)
+    case = FakeCase("DELETE", "/lead/{leadID}", {"leadID": "ld_456"})
+    with pytest.raises(WriteRefused, match="ld_456"):
+        safety.check_case(case)  # the transport's check, after any rewrite
+    assert len(safety.refused_writes) == 7  # each reported at the end of the run
 
 
 def test_probes_with_undeclared_methods_are_aimed_at_own_leads_or_refused(spec: Contract) -> None:

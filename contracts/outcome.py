@@ -1,0 +1,73 @@
+"""The run's verdict, told apart by cause: a broken contract is not an unavailable target.
+
+Every failing test is classified by the exception that ended it. `TargetUnavailable` (no definitive
+answer), `BudgetExhausted`, and the safety refusals are causes of their own; anything else that fails
+(a violated contract, a Schemathesis check) means the contract is broken.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from contracts.client import BudgetExhausted, ReadOnlyViolation
+from contracts.safety import WriteRefused
+from contracts.transient import TargetUnavailable
+
+EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+CAUSES: tuple[tuple[type[BaseException], str], ...] = (
+    (KeyboardInterrupt, "interrupted"),
+    (TargetUnavailable, "target unavailable"),
+    (BudgetExhausted, "budget exhausted"),
+    (WriteRefused, "refused by safety"),
+    (ReadOnlyViolation, "refused by safety"),
+)
+
+
+def _leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in _leaves(inner)]
+    return [error]
+
+
+def cause_of(error: BaseException) -> str:
+    """'contract broken' unless every leaf of the error has a cause of its own (the first one wins)."""
+    found = []
+    for leaf in _leaves(error):
+        found.append(next((name for kind, name in CAUSES if isinstance(leaf, kind)), "contract broken"))
+    return "contract broken" if "contract broken" in found else found[0]
+
+
+class Outcome:
+    """A pytest plugin that counts failures by cause and decides the run's verdict and exit code."""
+
+    def __init__(self) -> None:
+        self.causes: Counter[str] = Counter()
+        self.interrupted = False
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+        report = yield
+        if report.failed and call.excinfo is not None:
+            self.causes[cause_of(call.excinfo.value)] += 1
+        return report
+
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
+
+    def verdict(self, pytest_code: int) -> tuple[str, int]:
+        if self.causes["contract broken"]:
+            return "contract broken", EXIT_BROKEN
+        if self.causes["refused by safety"]:
+            return "refused by safety (see the refusals above)", EXIT_BROKEN
+        if self.causes["target unavailable"]:
+            return "target unavailable: no definitive answer (not a contract verdict)", EXIT_UNAVAILABLE
+        if self.causes["budget exhausted"]:
+            return "incomplete: the request budget ran out", EXIT_INCOMPLETE
+        if self.interrupted or self.causes["interrupted"] or pytest_code == pytest.ExitCode.INTERRUPTED:
+            return "interrupted", EXIT_INCOMPLETE
+        if pytest_code in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            return "passed", EXIT_OK
+        return "contract broken", EXIT_BROKEN if pytest_code == pytest.ExitCode.TESTS_FAILED else int(pytest_code)

@@ -1,0 +1,341 @@
+"""Which leads this run owns, proven before it writes to any of them, and recorded durably.
+
+A lead is the run's own only when all of these hold: the run's own ingest of a fresh marker alias
+(`lvc-<run id>-<n>@contracts.invalid`) was accepted; by-alias answers a lead for that marker and agrees
+with the lead id the 202 named, if it named one; every alias of that lead is one of the run's markers;
+and the lead was not among those listed before the run. Before the first lead, a canary marker that was
+never ingested must be unknown to by-alias (an API that answers some lead for any alias would otherwise
+hand the run a stranger's lead). A lead that fails the proof is never written to or deleted.
+
+Every marker and proven lead goes to a ledger file before the next step, so that an interrupted run
+(SIGKILL, a crash, a cleanup cut short) leaves a record the next run or `leadvibe-contracts cleanup`
+uses to remove what is left, again only after proving ownership.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts.client import ApiClient, ApiResponse
+from contracts.verdict import ContractViolation, expect
+
+PROBE_EVENT = "contract_probe"
+# What clean-up may need per marker: by-alias, the lead's aliases (the proof), and the DELETE.
+CLEANUP_REQUESTS_PER_MARKER = 3
+MARKER_DOMAIN = "contracts.invalid"
+
+
+class OwnershipUnproven(ContractViolation):
+    """The API handed the run a lead it cannot prove it created: nothing is written to it."""
+
+
+class IngestBlocked(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """An earlier owned lead never appeared (reported once, as a failure): what needs one is skipped,
+    with the reason, instead of waiting and failing again."""
+
+
+@dataclass
+class Ledger:
+    """An append-only JSON-lines file of markers and owned leads, per deployment, fsynced per entry."""
+
+    path: Path
+    base_url: str
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, event: str, **data: Any) -> None:
+        entry = {"at": datetime.now(UTC).isoformat(), "base_url": self.base_url, "event": event, **data}
+        with self._lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        if not self.path.exists():
+            return
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a kill: the entries before it still count
+            if isinstance(entry, dict) and entry.get("base_url") == self.base_url:
+                yield entry
+
+    def open_items(self) -> tuple[dict[str, tuple[str, str, str]], dict[tuple[str, str], str]]:
+        """Leads owned and not yet deleted ({lead: (run, kind, value)}), and markers never resolved."""
+        leads: dict[str, tuple[str, str, str]] = {}
+        markers: dict[tuple[str, str], str] = {}
+        for entry in self.entries():
+            event = entry.get("event")
+            if event == "marker":
+                markers[(entry["kind"], entry["value"])] = entry["run"]
+            elif event == "owned":
+                leads[entry["lead_id"]] = (entry["run"], entry["kind"], entry["value"])
+                markers.pop((entry["kind"], entry["value"]), None)
+            elif event in ("deleted", "gone"):
+                leads.pop(entry.get("lead_id", ""), None)
+                markers.pop((entry.get("kind", ""), entry.get("value", "")), None)
+        return leads, markers
+
+
+def is_marker(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("lvc-") and value.endswith(f"@{MARKER_DOMAIN}")
+
+
+class OwnedLeads:
+    """Leads this run created and proved its own, and the marker aliases it ingested."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        token: str,
+        run_id: str,
+        wait_timeout: float,
+        ledger: Ledger | None = None,
+        book: Callable[[int], None] = lambda requests: None,
+    ) -> None:
+        self._book = book
+        self._client = client
+        self._token = token
+        self._run_id = run_id
+        self._wait_timeout = wait_timeout
+        self._ledger = ledger
+        self._counter = itertools.count(1)
+        self._lock = threading.RLock()
+        self._leads: list[str] = []
+        self._deleted: set[str] = set()
+        self._aliases: list[tuple[str, str]] = []
+        self._alias_of: dict[str, tuple[str, str]] = {}
+        self._current: str | None = None
+        self._foreign: set[str] | None = None  # leads listed before the run created any
+        self._blocked: str | None = None
+        self.refusals: list[str] = []  # leads the API offered that the run refused to own
+
+    # -- markers and proof ----------------------------------------------------------------------
+
+    def marker(self, kind: str = "email") -> tuple[str, str]:
+        """A fresh alias only this run uses; recorded (durably) before it is sent."""
+        self._baseline()  # what existed before the run is known before any marker can create a lead
+        self._book(CLEANUP_REQUESTS_PER_MARKER)  # clean-up's share of the budget, before a lead can exist
+        with self._lock:
+            alias = (kind, f"lvc-{self._run_id}-{next(self._counter)}@{MARKER_DOMAIN}")
+            self._aliases.append(alias)
+        if self._ledger is not None:
+            self._ledger.record("marker", run=self._run_id, kind=alias[0], value=alias[1])
+        return alias
+
+    def is_own_marker(self, value: Any) -> bool:
+        return isinstance(value, str) and value.startswith(f"lvc-{self._run_id}-")
+
+    def find(self, kind: str, value: str) -> str | None:
+        """The lead of an alias, waiting (bounded) for an asynchronous ingest to land.
+
+        Once a lead failed to appear, later lookups do not wait again: the run fails fast.
+        """
+        deadline = time.monotonic() + (0 if self._blocked else self._wait_timeout)
+        while True:
+            response = self._by_alias(kind, value)
+            if response.status == 200:
+                lead_id: str = response.json()["lead_id"]
+                return lead_id
+            if response.status != 404:
+                return None
+            if time.monotonic() > deadline:
+                self._block(f"an ingested alias ({value}) was not found within {self._wait_timeout:g} s")
+                return None
+            time.sleep(0.25)
+
+    def _by_alias(self, kind: str, value: str) -> ApiResponse:
+        return self._client.request("GET", "/lead/by-alias", token=self._token, params={"kind": kind, "value": value})
+
+    def _baseline(self) -> set[str]:
+        """Leads that existed before the run, and a canary: by-alias must not know a marker never sent."""
+        with self._lock:
+            if self._foreign is not None:
+                return self._foreign
+            foreign: set[str] = set()
+            for page in (1, 2):
+                listed = self._client.request("GET", "/leads", token=self._token, params={"page": page, "limit": 100})
+                if listed.status != 200:
+                    break
+                foreign |= {lead["lead_id"] for lead in listed.json().get("leads", []) if "lead_id" in lead}
+            canary = f"lvc-{self._run_id}-canary@{MARKER_DOMAIN}"
+            answer = self._by_alias("email", canary)
+            if answer.status == 200:
+                self._block(f"GET /lead/by-alias answers a lead for an alias never ingested ({canary})")
+                raise OwnershipUnproven(
+                    "contract `ownership` violated: by-alias answers a lead for an alias that was never "
+                    f"ingested, so no lead can be proven the run's own; no write is sent\n{answer.describe()}"
+                )
+            self._foreign = foreign
+            return foreign
+
+    def _prove(self, lead_id: str, kind: str, value: str, accepted: ApiResponse | None) -> str | None:
+        """Why `lead_id` is not provably the run's own lead of this marker; None when it is."""
+        if accepted is not None:
+            named = (accepted.json() or {}).get("lead_id") if accepted.text else None
+            if named is not None and named != lead_id:
+                return f"the 202 named lead {named!r} but by-alias answers {lead_id!r}"
+        if lead_id in self._baseline():
+            return f"{lead_id!r} was listed before the run created any lead"
+        aliases = self._client.request("GET", f"/lead/{lead_id}/aliases", token=self._token)
+        if aliases.status != 200:
+            return f"its aliases cannot be read (GET /lead/{lead_id}/aliases answered {aliases.status})"
+        values = [alias.get("value") for alias in aliases.json().get("aliases", [])]
+        strangers = [v for v in values if not self.is_own_marker(v)]
+        if strangers or value not in values:
+            return f"its aliases {values[:5]} are not only this run's markers"
+        return None
+
+    @property
+    def blocked(self) -> str | None:
+        """Why no lead can be had (reported once by the test that found it), or None."""
+        return self._blocked
+
+    def _block(self, reason: str) -> None:
+        with self._lock:
+            self._blocked = self._blocked or reason
+
+    # -- leads ----------------------------------------------------------------------------------
+
+    def create(self, event_type: str = PROBE_EVENT, metadata: dict[str, Any] | None = None) -> str:
+        """A new lead of this run, proven its own; fails once, then blocks, if leads never appear."""
+        if self._blocked is not None:
+            raise IngestBlocked(f"blocked: {self._blocked} (reported once, by the first test that needed a lead)")
+        self._baseline()
+        kind, value = self.marker()
+        body = {
+            "event_type": event_type,
+            "aliases": [{"alias_kind": kind, "raw_value": value}],
+            "metadata": metadata or {"source": "leadvibe-contracts"},
+        }
+        accepted = self._client.request("POST", "/ingest", token=self._token, json_body=body)
+        expect(accepted.status == 202, "ingest_creates_lead", "POST /ingest did not accept the event", accepted)
+        lead_id = self.find(kind, value)
+        if lead_id is None:
+            self.refusals.append(f"{value}: ingested, never found by alias")
+            failure = ContractViolation(
+                f"contract `ingest_creates_lead` violated: the lead of alias {value} did not appear within "
+                f"{self._wait_timeout:g} s; the tests that need a lead of their own are skipped\n{accepted.describe()}"
+            )
+            self._block(f"an ingested lead ({value}) did not appear within {self._wait_timeout:g} s")
+            raise failure
+        refusal = self._prove(lead_id, kind, value, accepted)
+        if refusal is not None:
+            self.refusals.append(f"{lead_id}: {refusal}")
+            self._block(f"ownership of {lead_id} could not be proven: {refusal}")
+            raise OwnershipUnproven(
+                f"contract `ownership` violated: POST /ingest of {value} led to {lead_id!r}, which the run "
+                f"cannot prove it created: {refusal}; nothing is written to it\n{accepted.describe()}"
+            )
+        with self._lock:
+            self._leads.append(lead_id)
+            self._alias_of[lead_id] = (kind, value)
+        if self._ledger is not None:
+            self._ledger.record("owned", run=self._run_id, lead_id=lead_id, kind=kind, value=value)
+        return lead_id
+
+    def owns(self, lead_id: Any) -> bool:
+        """Proven the run's own (deleted or not)."""
+        with self._lock:
+            return lead_id in self._alias_of
+
+    def alias_of(self, lead_id: str) -> tuple[str, str]:
+        """The alias a lead was created with."""
+        with self._lock:
+            return self._alias_of[lead_id]
+
+    def current(self) -> str:
+        """An owned lead that has not been deleted, created on first use."""
+        with self._lock:
+            current = self._current
+            if current is None or current in self._deleted:
+                current = self._current = self.create()
+            return current
+
+    def mark_deleted(self, lead_id: str) -> None:
+        with self._lock:
+            if lead_id not in self._alias_of:
+                return
+            self._deleted.add(lead_id)
+            kind, value = self._alias_of[lead_id]
+        if self._ledger is not None:
+            self._ledger.record("deleted", run=self._run_id, lead_id=lead_id, kind=kind, value=value)
+
+    # -- clean-up -------------------------------------------------------------------------------
+
+    def cleanup(self) -> list[str]:
+        """Delete every lead of the run; returns what could not be removed (empty when all is clean).
+
+        Markers whose lead was never proven are looked up once more and removed only if the proof
+        holds now; anything else is reported, never deleted.
+        """
+        with self._lock:
+            leads = [lead for lead in self._leads if lead not in self._deleted]
+            unresolved = [alias for alias in self._aliases if alias not in self._alias_of.values()]
+        leftovers: list[str] = []
+        for kind, value in unresolved:
+            response = self._by_alias(kind, value)
+            if response.status != 200:
+                continue
+            lead_id = response.json()["lead_id"]
+            refusal = None if lead_id in leads else self._prove(lead_id, kind, value, None)
+            if refusal is not None:
+                leftovers.append(f"{lead_id}: not deleted, ownership unproven ({refusal})")
+                continue
+            with self._lock:
+                self._alias_of.setdefault(lead_id, (kind, value))
+            leads.append(lead_id)
+        for lead_id in dict.fromkeys(leads):
+            response = self._client.request("DELETE", f"/lead/{lead_id}", token=self._token)
+            if response.status not in (200, 404):
+                leftovers.append(f"{lead_id}: DELETE answered {response.status}")
+                continue
+            self.mark_deleted(lead_id)
+        return leftovers
+
+
+def clean_ledger(client: ApiClient, token: str, ledger: Ledger) -> tuple[list[str], list[str]]:
+    """Remove what earlier runs left behind, after proving each lead is still a marker-only lead.
+
+    Returns (removed, left) descriptions.
+    """
+    removed: list[str] = []
+    left: list[str] = []
+    leads, markers = ledger.open_items()
+    candidates = dict(leads)
+    for (kind, value), run in markers.items():
+        answer = client.request("GET", "/lead/by-alias", token=token, params={"kind": kind, "value": value})
+        if answer.status == 200:
+            candidates.setdefault(answer.json()["lead_id"], (run, kind, value))
+        elif answer.status == 404:
+            ledger.record("gone", run=run, kind=kind, value=value)
+    for lead_id, (run, kind, value) in candidates.items():
+        found = client.request("GET", "/lead/by-alias", token=token, params={"kind": kind, "value": value})
+        aliases = client.request("GET", f"/lead/{lead_id}/aliases", token=token)
+        if found.status == 404 and aliases.status == 404:
+            ledger.record("gone", run=run, lead_id=lead_id, kind=kind, value=value)
+            continue
+        values = [alias.get("value") for alias in (aliases.json() or {}).get("aliases", [])] if aliases.text else []
+        if found.status != 200 or found.json().get("lead_id") != lead_id or not all(map(is_marker, values)):
+            left.append(f"{lead_id} (run {run}): ownership no longer provable; not deleted")
+            continue
+        deleted = client.request("DELETE", f"/lead/{lead_id}", token=token)
+        if deleted.status in (200, 404):
+            ledger.record("deleted", run=run, lead_id=lead_id, kind=kind, value=value)
+            removed.append(f"{lead_id} (run {run})")
+        else:
+            left.append(f"{lead_id} (run {run}): DELETE answered {deleted.status}")
+    return removed, left

@@ -1,0 +1,310 @@
+"""`leadvibe-contracts` against what a shared staging does: it never touches data it does not own, never
+leaks a secret, stays within its budget, leaves nothing behind, and tells an unavailable or lagging
+target from a broken contract. Each scenario runs the real command in a subprocess against the correct
+mock behind a fault (tests/live/faults.py); scenarios run two at a time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+import pytest
+
+from mock_server.auth import Scope
+from tests.gate.variants import correct
+from tests.live.faults import Faults, FaultyTarget, serve
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN, OTHER = "kbn_pat_demo", "kbn_pat_demo_emea"
+SEEDED = ("ld_123", "ld_legal_hold", "ld_score_reset", "ld_bot_burst", "ld_456", "ld_789")
+WRITES = ("PUT", "PATCH", "DELETE", "POST")
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    output: str  # stdout and stderr
+    junit: str
+    seconds: float
+    target: FaultyTarget
+
+    def writes_to_seeded_leads(self) -> list[tuple[str, str]]:
+        return [
+            (r.method, r.path)
+            for r in self.target.requests
+            if r.method in WRITES and any(r.path.rstrip("/").split("/")[2:3] == [lead] for lead in SEEDED)
+        ]
+
+
+def gate(
+    tmp: Path,
+    faults: Faults,
+    *,
+    writes: bool = True,
+    env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    during: Callable[[subprocess.Popen[str], FaultyTarget], None] | None = None,
+) -> Result:
+    """Run `leadvibe-contracts` against the mock behind `faults`; `during` may act on the process."""
+    with serve(faults) as (base_url, target):
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp),
+            "LEADVIBE_BASE_URL": base_url,
+            "LEADVIBE_TOKEN": TOKEN,
+            "LEADVIBE_MAX_EXAMPLES": "3",
+            "LEADVIBE_RATE_LIMIT": "1000",
+            "LEADVIBE_WAIT_TIMEOUT": "5",
+            "LEADVIBE_STATE_DIR": str(tmp / "state"),
+            **({"LEADVIBE_ALLOW_WRITES": "1", "LEADVIBE_OTHER_OU_TOKEN": OTHER} if writes else {}),
+            **(env or {}),
+        }
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "contracts", "--report-dir", str(tmp / "reports"), "-q", *args],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if during is not None:
+            during(process, target)
+        output, _ = process.communicate(timeout=600)
+        junit = tmp / "reports" / "contracts-live.xml"
+        return Result(
+            process.returncode,
+            output,
+            junit.read_text(encoding="utf-8") if junit.exists() else "",
+            time.monotonic() - started,
+            target,
+        )
+
+
+def _wait_for(target: FaultyTarget, ingests: int, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(r.method == "POST" and r.path == "/ingest" for r in target.requests) >= ingests:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the run never ingested")
+
+
+def _interrupt(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
+    _wait_for(target, 4)
+    process.send_signal(signal.SIGTERM)
+
+
+def _kill(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
+    _wait_for(target, 4)
+    process.kill()
+
+
+SCENARIOS: dict[str, Callable[[Path], Result]] = {
+    "lying_by_alias": lambda tmp: gate(tmp, Faults(lying_by_alias=True)),
+    "echoed_credentials": lambda tmp: gate(tmp, Faults(echo_credentials=True), writes=False),
+    "budget": lambda tmp: gate(tmp, Faults(), env={"LEADVIBE_MAX_REQUESTS": "400", "LEADVIBE_RATE_LIMIT": "100"}),
+    "transient": lambda tmp: gate(tmp, Faults(transient_rate=0.02)),
+    "unavailable": lambda tmp: gate(tmp, Faults(always_unavailable_after=30), writes=False),
+    "html_edge": lambda tmp: gate(tmp, Faults(html_edge_methods=frozenset({"TRACE"}))),
+    "html_edge_probes_off": lambda tmp: gate(
+        tmp, Faults(html_edge_methods=frozenset({"TRACE"})), env={"LEADVIBE_PROBE_METHODS": "0"}
+    ),
+    "dropped_ingest": lambda tmp: gate(tmp, Faults(drop_ingest=True)),
+    "lag_strict": lambda tmp: gate(tmp, Faults(lag=1.0), args=("-k", "put_writes")),
+    "lag_tolerated": lambda tmp: gate(
+        tmp, Faults(lag=1.0), env={"LEADVIBE_CONSISTENCY_WINDOW": "3"}, args=("-k", "put_writes")
+    ),
+    "sigterm": lambda tmp: gate(tmp, Faults(latency=0.01), during=_interrupt),
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(run, tmp_path_factory.mktemp(name)) for name, run in SCENARIOS.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def test_a_lying_by_alias_never_gets_a_foreign_lead_written(results: dict[str, Result]) -> None:
+    result = results["lying_by_alias"]
+    assert result.code == 1, result.output[-3000:]
+    assert "ownership" in result.output
+    assert not result.writes_to_seeded_leads()
+    assert result.target.variant.store.lead_count() >= 76
+    assert result.target.variant.store.get_lead(_scope(), "ld_123")["owner_name"] == "Jane Smith"
+
+
+def test_no_credential_appears_in_any_output_or_report(results: dict[str, Result]) -> None:
+    result = results["echoed_credentials"]
+    assert result.code == 1, result.output[-3000:]
+    assert "[REDACTED]" in result.output + result.junit  # the echo was there, and was masked
+    assert TOKEN not in result.output
+    assert TOKEN not in result.junit
+
+
+def test_the_request_budget_is_never_exceeded_and_cleanup_keeps_its_reserve(results: dict[str, Result]) -> None:
+    result = results["budget"]
+    assert len(result.target.requests) <= 400
+    assert "budget" in result.output
+    assert result.code == 4, result.output[-3000:]  # incomplete, not "contract broken"
+    assert result.target.variant.store.lead_count() == 76  # clean-up still ran, on its reserve
+    times = sorted(r.at for r in result.target.requests)
+    fastest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert fastest <= 100 + 2  # LEADVIBE_RATE_LIMIT=100: no burst beyond it, probes included
+
+
+def test_transient_answers_are_retried_and_a_correct_deployment_passes(results: dict[str, Result]) -> None:
+    result = results["transient"]
+    assert result.code == 0, result.output[-4000:]
+    assert "retried:" in result.output
+    assert result.target.variant.store.lead_count() == 76
+
+
+def test_a_target_that_stays_unavailable_gets_its_own_verdict(results: dict[str, Result]) -> None:
+    result = results["unavailable"]
+    assert result.code == 3, result.output[-3000:]
+    assert "verdict: target unavailable" in result.output
+
+
+def test_an_edge_answering_html_405s_fails_only_the_method_test(results: dict[str, Result]) -> None:
+    result = results["html_edge"]
+    assert result.code == 1, result.output[-3000:]
+    assert "test_undeclared_methods_are_405_with_allow" in result.junit
+    failed = [line for line in result.output.splitlines() if line.startswith(("FAILED", "ERROR"))]
+    assert failed
+    assert all("test_undeclared_methods" in line for line in failed), failed
+    assert results["html_edge_probes_off"].code == 0, results["html_edge_probes_off"].output[-3000:]
+
+
+def test_an_ingest_that_drops_events_fails_fast_naming_the_contract(results: dict[str, Result]) -> None:
+    result = results["dropped_ingest"]
+    assert result.code == 1, result.output[-3000:]
+    assert "ingest_creates_lead" in result.output
+    assert "blocked" in result.output  # the dependent tests say why they did not run
+    assert result.seconds < 60  # LEADVIBE_WAIT_TIMEOUT=5: the wait happens once, not per test
+
+
+def test_read_after_write_lag_is_a_failure_unless_tolerated(results: dict[str, Result]) -> None:
+    assert results["lag_strict"].code == 1, results["lag_strict"].output[-3000:]
+    assert "write_persists" in results["lag_strict"].output
+    assert results["lag_tolerated"].code == 0, results["lag_tolerated"].output[-3000:]
+
+
+def test_sigterm_cleans_up_reports_and_says_so(results: dict[str, Result]) -> None:
+    result = results["sigterm"]
+    assert result.code == 4, result.output[-3000:]
+    assert "verdict: interrupted" in result.output
+    assert "<testsuite" in result.junit
+    assert result.target.variant.store.lead_count() == 76
+
+
+def test_a_killed_run_leaves_a_ledger_that_cleanup_uses(tmp_path: Path) -> None:
+    with serve(Faults(latency=0.01)) as (base_url, target):
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(tmp_path),
+            "LEADVIBE_BASE_URL": base_url,
+            "LEADVIBE_TOKEN": TOKEN,
+            "LEADVIBE_ALLOW_WRITES": "1",
+            "LEADVIBE_MAX_EXAMPLES": "3",
+            "LEADVIBE_RATE_LIMIT": "1000",
+            "LEADVIBE_STATE_DIR": str(tmp_path / "state"),
+        }
+        command = [sys.executable, "-m", "contracts", "--report-dir", str(tmp_path / "reports")]
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)
+        _kill(process, target)  # like SIGKILL from CI: no clean-up at all
+        process.wait(timeout=60)
+        assert target.variant.store.lead_count() > 76
+        cleaned = subprocess.run(
+            [*command, "cleanup"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+        assert "removed" in cleaned.stdout
+        assert target.variant.store.lead_count() == 76
+        assert not [r for r in target.requests if r.method in WRITES and r.path.split("/")[2:3] == ["ld_123"]]
+
+
+def _contracts(tmp: Path, url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "LEADVIBE_BASE_URL": url, "LEADVIBE_TOKEN": TOKEN}
+    return subprocess.run(
+        [sys.executable, "-m", "contracts", "--report-dir", str(tmp / "reports"), *args],
+        cwd=ROOT,
+        env={**environment, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_an_unreachable_target_is_one_line_and_exit_3(tmp_path: Path) -> None:
+    result = _contracts(tmp_path, "http://127.0.0.1:9")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "leadvibe-contracts: target unavailable: http://127.0.0.1:9: cannot connect (Connection refused)"
+    ]
+
+
+@pytest.fixture
+def tls_target(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The mock over HTTPS with a self-signed certificate for 127.0.0.1: (base URL, the certificate)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed: cannot make a certificate for the TLS test")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = make_server("127.0.0.1", 0, correct().app, handler_class=_QuietHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_port}", cert
+    finally:
+        server.shutdown()
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_an_untrusted_certificate_is_one_line_and_a_ca_bundle_fixes_it(
+    tmp_path: Path, tls_target: tuple[str, Path]
+) -> None:
+    url, cert = tls_target
+    untrusted = _contracts(tmp_path, url)
+    assert untrusted.returncode == 3, untrusted.stdout + untrusted.stderr
+    assert len(untrusted.stderr.strip().splitlines()) == 1
+    assert "certificate not trusted" in untrusted.stderr
+    assert "LEADVIBE_CA_BUNDLE" in untrusted.stderr
+    assert TOKEN not in untrusted.stdout + untrusted.stderr
+    trusted = _contracts(tmp_path, url, "-k", "singular", LEADVIBE_CA_BUNDLE=str(cert))
+    assert trusted.returncode == 0, trusted.stdout[-3000:] + trusted.stderr[-3000:]
+    assert "TLS: CA bundle" in trusted.stdout
+    assert "1 passed" in trusted.stdout
+
+
+def _scope() -> Scope:
+    return Scope("org_456", "unit_default")
