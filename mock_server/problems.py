@@ -29,11 +29,13 @@ class FieldError:
     detail: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"in": self.location, "name": self.name, "detail": _clip(self.detail)}
+        return {"in": self.location, "name": _clip(self.name), "detail": _clip(self.detail)}
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+    """At most MAX_DETAIL_CHARS, and always encodable: a problem may quote what a client sent."""
+    text = text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass

@@ -47,7 +47,8 @@ class BoundedBodyRSGI:
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
 
-    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+    async def __call__(self, scope: Any, protocol: Any) -> None:
+        """The RSGI entry point (granian calls an RSGI application with its scope and protocol)."""
         if scope.proto != "http":  # websockets are switched off in the server; refuse anything else
             return
         try:

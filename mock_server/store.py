@@ -36,6 +36,7 @@ class Alias:
     kind: str
     value: str
     created_at: datetime
+    written: bool = False  # created by the server (ingest), not the seed: its time carries milliseconds
 
 
 @dataclass
@@ -52,6 +53,9 @@ class LeadRecord:
     score_reset_at: datetime | None = None
     deletion_fails: bool = False
     score: int = 0
+    # Which times the server wrote (a lead created by ingest, a write): those carry milliseconds.
+    created_written: bool = False
+    updated_written: bool = False
     # The API view, built on first read after a change (lists read the same leads again and again).
     _view: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
@@ -93,9 +97,9 @@ class LeadRecord:
             "lead_id": self.lead_id,
             "org_id": self.org_id,
             "score": self.score,
-            "last_event_at": format_timestamp(last.at) if last else None,
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
+            "last_event_at": format_timestamp(last.at, written=last.written) if last else None,
+            "created_at": format_timestamp(self.created_at, written=self.created_written),
+            "updated_at": format_timestamp(self.updated_at, written=self.updated_written),
             "owner_name": self.owner_name,
             "metadata": dict(self.metadata),
         }
@@ -114,8 +118,8 @@ class Deletion:
         return {
             "lead_id": self.lead_id,
             "status": status,
-            "requested_at": format_timestamp(self.requested_at),
-            "completed_at": format_timestamp(self.ends_at) if done else None,
+            "requested_at": format_timestamp(self.requested_at, written=True),
+            "completed_at": format_timestamp(self.ends_at, written=True) if done else None,
         }
 
 
@@ -251,6 +255,7 @@ class LeadStore:
     def _touch(self, lead: LeadRecord, now: datetime) -> None:
         """Every write strictly advances updated_at (the spec's decision), even within a millisecond."""
         lead.updated_at = max(now, lead.updated_at + MILLISECOND)
+        lead.updated_written = True
         lead.changed()
 
     def _rescore(self, lead: LeadRecord, score: int) -> None:
@@ -287,7 +292,7 @@ class LeadStore:
                         "id": alias.alias_id,
                         "kind": alias.kind,
                         "value": alias.value,
-                        "created_at": format_timestamp(alias.created_at),
+                        "created_at": format_timestamp(alias.created_at, written=alias.written),
                     }
                     for alias in lead.aliases
                 ]
@@ -438,6 +443,7 @@ class LeadStore:
                 event_type=request.event_type,
                 at=min(request.timestamp or now, now),
                 metadata=dict(request.metadata),
+                written=request.timestamp is None or request.timestamp > now,
             )
             appended = not lead.events or event.at >= lead.events[-1].at
             bisect.insort_right(lead.events, event, key=lambda item: item.at)
@@ -466,6 +472,7 @@ class LeadStore:
                 updated_at=now,
                 owner_name=None,
                 metadata={},
+                created_written=True,
             )
             self._leads[lead.lead_id] = lead
             self._ranked[scope].add(lead.rank_key)
@@ -473,7 +480,7 @@ class LeadStore:
             key = self._alias_key(scope, kind, value)
             if existing is None and key not in self._alias_owner:
                 self._alias_owner[key] = lead.lead_id
-                lead.aliases.append(Alias(self._new_id("alias"), kind, value, now))
+                lead.aliases.append(Alias(self._new_id("alias"), kind, value, now, written=True))
         return lead
 
     # -- for tests and the admin endpoints ------------------------------------------------------------
