@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, MetadataFull
+from mock_server.errors import (
+    AliasNotFound,
+    DeletionNotFound,
+    DomainError,
+    LeadNotFound,
+    LimitReached,
+    MetadataFull,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 MAX_DETAIL_CHARS = 300
@@ -92,6 +99,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str]] = {
     AliasNotFound: (404, "not-found"),
     DeletionNotFound: (404, "not-found"),
     MetadataFull: (409, "metadata-full"),
+    LimitReached: (409, "limit-reached"),
 }
 
 
