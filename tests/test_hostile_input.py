@@ -151,7 +151,7 @@ def test_server_written_timestamps_always_carry_milliseconds(client: FlaskClient
 # -- memory bounds (the spec's limits, made small here by replacing the store's limits) ---------------
 
 
-def _limited(store: LeadStore, **limits: int) -> None:
+def _limited(store: LeadStore, **limits: Any) -> None:
     store._limits = dataclasses.replace(store._limits, **limits)
 
 
