@@ -504,9 +504,7 @@ class LeadStore:
         owners = [self._alias_owner.get(self._alias_key(scope, kind, value)) for kind, value in request.aliases]
         owner = next((lead_id for lead_id in owners if lead_id is not None), None)
         new_aliases = {
-            (kind, value)
-            for (kind, value), existing in zip(request.aliases, owners, strict=True)
-            if existing is None
+            (kind, value) for (kind, value), existing in zip(request.aliases, owners, strict=True) if existing is None
         }
         held = len(self._leads[owner].aliases) if owner is not None else 0
         if held + len(new_aliases) > self._limits.max_aliases_per_lead:
