@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import scenarios
+from bench import scenarios, soak
 from bench.common import CACHE_DIR, LOG_DIR, REPORT_DIR, MissingPrerequisite, capture, load_average, say
 from bench.load import WrkSettings, ensure_wrk
 from bench.processes import install_cleanup
@@ -17,7 +17,7 @@ from bench.report import as_json, evaluate, markdown, problem_list, write
 from bench.scenarios import Bench, Results
 from bench.targets import ensure_prism
 
-SECTIONS = ("mock", "prism", "list", "startup")
+SECTIONS = ("mock", "prism", "list", "startup", "soak")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default {defaults.repeat}; 3 when numbers vary between runs, at about twice the time)",
     )
     parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=180.0,
+        metavar="SECONDS",
+        help="length of the soak section (default 180; its memory and latency are reported every 15 s)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=SECTIONS,
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = WrkSettings(
             duration_s=args.duration, warmup_s=args.warmup, connections=args.connections, repeat=args.repeat
         )
-        return run(set(args.only or SECTIONS), settings)
+        return run(set(args.only or SECTIONS), settings, args.soak_seconds)
     except MissingPrerequisite as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
@@ -87,8 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def run(sections: set[str], settings: WrkSettings) -> int:
+def run(sections: set[str], settings: WrkSettings, soak_seconds: float = 180.0) -> int:
     """Run `sections` in order, one server at a time, then write and print the report."""
+    if "soak" in sections:
+        interval = min(15.0, soak_seconds / 4)
+        say(f"soak: {soak_seconds:g} s of mixed traffic")
+        soaked = soak.markdown(soak.soak(soak_seconds, interval, LOG_DIR), interval)
+        write(REPORT_DIR / "soak.md", soaked)
+        print(soaked, end="")
+        sections = sections - {"soak"}
+        if not sections:
+            return 0
     wrk = ensure_wrk() if sections - {"startup"} else None
     prism = ensure_prism() if "prism" in sections else None
     bench = Bench(settings, LOG_DIR, CACHE_DIR / "wrk")

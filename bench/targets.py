@@ -42,7 +42,7 @@ LARGE_SEED_TIMEOUT_S = 300.0
 
 
 def mock_cli(name: str, seed: Path | None = None) -> Launch:
-    """`leadvibe-mock` as users run it (granian, one worker, one Python thread: its defaults, spelt out)."""
+    """`leadvibe-mock` as users run it (granian RSGI, one worker, one Python thread: its defaults)."""
 
     def command(port: int) -> list[str]:
         argv = [
@@ -51,8 +51,6 @@ def mock_cli(name: str, seed: Path | None = None) -> Launch:
             "127.0.0.1",
             "--port",
             str(port),
-            "--threads",
-            "1",
         ]
         return [*argv, "--quiet", *(["--seed", str(seed)] if seed is not None else [])]
 

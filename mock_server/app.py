@@ -172,6 +172,11 @@ def create_app(config: MockConfig | None = None) -> Flask:
 
     app = Flask(__name__)
     app.url_map.converters["except"] = SegmentExcept
+    # No redirects: Werkzeug would answer `/lead//ld_123` or a trailing slash with a 308, an HTML body
+    # and a Location built from the client's Host header. Every such path is a 404 problem instead.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.url_map.redirect_defaults = False
     app.config["MAX_CONTENT_LENGTH"] = spec.max_request_bytes
     app.extensions[EXTENSION] = state
     rules = flask_rules(spec)

@@ -1,8 +1,9 @@
 """`leadvibe-mock` (also `python -m mock_server`): serve the mock under granian, one worker process.
 
-One worker, because the state is in memory. granian does the HTTP work in Rust and runs the Flask app
-on its Python thread pool; it was chosen over waitress and gunicorn by measurement (README,
-Performance; `make bench`).
+One worker, because the state is in memory. granian does the HTTP work in Rust; it was chosen over
+waitress and gunicorn by measurement (README, Performance; `make bench`). The Flask app is served over
+granian's RSGI interface through `mock_server.serving`, which awaits request bodies with a deadline and a
+size cap, so that a slow or stalled client never holds the one Python thread (README, Limits and abuse).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from leadvibe_contract.contract import SpecError
 from mock_server.app import create_app
 from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.seed import DEFAULT_SEED, SeedError
+from mock_server.serving import BoundedBodyRSGI
 from mock_server.state import mock_state
 
 
@@ -58,11 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: any http(s)://localhost, 127.0.0.1 or [::1] port)",
     )
     parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="Python threads that run requests (default 1: measured fastest under the GIL; HTTP I/O runs "
-        "on granian's own threads either way)",
+        "--body-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long a request body may take to arrive before a 408 (default: the spec's "
+        "info.x-request-body-timeout-seconds)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not print the start-up banner")
     return parser
@@ -71,9 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
 _APP: Flask | None = None
 
 
-def _worker_app(config: MockConfig) -> Flask:
+def _worker_app(config: MockConfig, max_body_bytes: int, body_timeout: float) -> BoundedBodyRSGI:
     """The app of granian's worker: inherited from the parent when forked, else built anew (spawn)."""
-    return _APP if _APP is not None else create_app(config)
+    app = _APP if _APP is not None else create_app(config)
+    return BoundedBodyRSGI(app, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -98,13 +102,18 @@ def main(argv: list[str] | None = None) -> None:
             f"  try: curl -H 'Authorization: Bearer kbn_pat_demo' http://{args.host}:{args.port}/lead/ld_123",
             flush=True,
         )
+    state = mock_state(app)
+    body_timeout = args.body_timeout if args.body_timeout is not None else state.spec.request_body_timeout
+    if body_timeout <= 0:
+        sys.exit("leadvibe-mock: --body-timeout must be positive")
     server = Server(
         target="mock_server",
         address=args.host,
         port=args.port,
-        interface=Interfaces.WSGI,
+        interface=Interfaces.RSGI,
         workers=1,
-        blocking_threads=args.threads,
+        websockets=False,
         log_level=LogLevels.warning,
     )
-    server.serve(target_loader=functools.partial(_worker_app, config), wrap_loader=False)
+    loader = functools.partial(_worker_app, config, state.spec.max_request_bytes, body_timeout)
+    server.serve(target_loader=loader, wrap_loader=False)

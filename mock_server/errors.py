@@ -35,3 +35,14 @@ class MetadataFull(DomainError):
     def __init__(self, keys: int, limit: int) -> None:
         super().__init__(f"The lead would have {keys} metadata keys; at most {limit} are allowed.")
         self.keys, self.limit = keys, limit
+
+
+class LimitReached(DomainError):
+    """A write would take the OU past its leads, or a lead past its aliases (limits of the spec's `info`).
+
+    Refused before anything changes, so that no stream of valid requests grows the mock without bound.
+    """
+
+    def __init__(self, what: str, held: int, limit: int) -> None:
+        super().__init__(f"The {what} holds {held}; at most {limit} are allowed, so the event was not recorded.")
+        self.what, self.held, self.limit = what, held, limit

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, MetadataFull
+from mock_server.errors import (
+    AliasNotFound,
+    DeletionNotFound,
+    DomainError,
+    LeadNotFound,
+    LimitReached,
+    MetadataFull,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 MAX_DETAIL_CHARS = 300
@@ -29,11 +36,13 @@ class FieldError:
     detail: str
 
     def to_dict(self) -> dict[str, str]:
-        return {"in": self.location, "name": self.name, "detail": _clip(self.detail)}
+        return {"in": self.location, "name": _clip(self.name), "detail": _clip(self.detail)}
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+    """At most MAX_DETAIL_CHARS, and always encodable: a problem may quote what a client sent."""
+    text = text if len(text) <= MAX_DETAIL_CHARS else text[: MAX_DETAIL_CHARS - 1] + "…"
+    return text if text.isascii() else text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass
@@ -90,6 +99,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str]] = {
     AliasNotFound: (404, "not-found"),
     DeletionNotFound: (404, "not-found"),
     MetadataFull: (409, "metadata-full"),
+    LimitReached: (409, "limit-reached"),
 }
 
 

@@ -26,6 +26,7 @@ class Event:
     at: datetime
     metadata: Mapping[str, Any] = field(default_factory=dict)
     suppressed: bool = False
+    written: bool = False  # its time is the server's clock (no timestamp was sent): shown with milliseconds
 
 
 @dataclass(frozen=True)

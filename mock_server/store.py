@@ -21,7 +21,7 @@ from sortedcontainers import SortedList
 from leadvibe_contract.contract import Contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
-from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, MetadataFull
+from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, LimitReached, MetadataFull
 from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores
 from mock_server.seed import LeadSeed, SeedData
 from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
@@ -36,6 +36,7 @@ class Alias:
     kind: str
     value: str
     created_at: datetime
+    written: bool = False  # created by the server (ingest), not the seed: its time carries milliseconds
 
 
 @dataclass
@@ -52,6 +53,9 @@ class LeadRecord:
     score_reset_at: datetime | None = None
     deletion_fails: bool = False
     score: int = 0
+    # Which times the server wrote (a lead created by ingest, a write): those carry milliseconds.
+    created_written: bool = False
+    updated_written: bool = False
     # The API view, built on first read after a change (lists read the same leads again and again).
     _view: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
@@ -93,9 +97,9 @@ class LeadRecord:
             "lead_id": self.lead_id,
             "org_id": self.org_id,
             "score": self.score,
-            "last_event_at": format_timestamp(last.at) if last else None,
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
+            "last_event_at": format_timestamp(last.at, written=last.written) if last else None,
+            "created_at": format_timestamp(self.created_at, written=self.created_written),
+            "updated_at": format_timestamp(self.updated_at, written=self.updated_written),
             "owner_name": self.owner_name,
             "metadata": dict(self.metadata),
         }
@@ -114,8 +118,8 @@ class Deletion:
         return {
             "lead_id": self.lead_id,
             "status": status,
-            "requested_at": format_timestamp(self.requested_at),
-            "completed_at": format_timestamp(self.ends_at) if done else None,
+            "requested_at": format_timestamp(self.requested_at, written=True),
+            "completed_at": format_timestamp(self.ends_at, written=True) if done else None,
         }
 
 
@@ -125,12 +129,21 @@ class StoreLimits:
 
     max_metadata_keys: int
     retention: timedelta  # how far back score history goes: the largest `days` the spec accepts
+    # What an OU may hold (README, Limits and abuse): memory stays bounded under any stream of requests.
+    max_leads_per_ou: int = 10_000
+    max_events_per_lead: int = 200
+    max_aliases_per_lead: int = 50
+    max_deletions_per_ou: int = 10_000
 
     @classmethod
     def from_spec(cls, spec: Contract) -> StoreLimits:
         return cls(
             max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]),
             retention=timedelta(days=int(spec.component_parameter("Days")["schema"]["maximum"])),
+            max_leads_per_ou=spec.limit("x-max-leads-per-ou"),
+            max_events_per_lead=spec.limit("x-max-events-per-lead"),
+            max_aliases_per_lead=spec.limit("x-max-aliases-per-lead"),
+            max_deletions_per_ou=spec.limit("x-max-deletions-per-ou"),
         )
 
 
@@ -161,6 +174,16 @@ class IngestRequest:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _rule_needles(rulesets: Iterable[Ruleset]) -> dict[str, tuple[str, ...]]:
+    """Per metadata key some rule filters on, the substrings the rules look for in it."""
+    needles: dict[str, set[str]] = {}
+    for ruleset in rulesets:
+        for rule in ruleset.rules:
+            if rule.filter_key is not None:
+                needles.setdefault(rule.filter_key, set()).add(rule.filter_contains or "")
+    return {key: tuple(sorted(found)) for key, found in needles.items()}
+
+
 class LeadStore:
     """Leads, their aliases, events and deletions, per org and OU."""
 
@@ -180,7 +203,8 @@ class LeadStore:
         self._leads: dict[str, LeadRecord] = {}
         self._alias_owner: dict[tuple[str, str, str, str], str] = {}
         self._ranked: dict[Scope, SortedList[tuple[int, str]]] = {}
-        self._deletions: dict[tuple[str, str, str], Deletion] = {}
+        # Per OU, oldest first: only the newest max_deletions_per_ou are kept.
+        self._deletions: dict[Scope, dict[str, Deletion]] = {}
         self.reset()
 
     # -- state ------------------------------------------------------------------------------------
@@ -191,6 +215,7 @@ class LeadStore:
             self._seed = seed or self._seed
             self._rulesets: tuple[Ruleset, ...] = self._seed.rulesets
             self._primary = next(ruleset for ruleset in self._seed.rulesets if ruleset.primary)
+            self._needles = _rule_needles(self._rulesets)
             now = self._clock().replace(microsecond=0)
             self._leads = {}
             self._alias_owner = {}
@@ -251,6 +276,7 @@ class LeadStore:
     def _touch(self, lead: LeadRecord, now: datetime) -> None:
         """Every write strictly advances updated_at (the spec's decision), even within a millisecond."""
         lead.updated_at = max(now, lead.updated_at + MILLISECOND)
+        lead.updated_written = True
         lead.changed()
 
     def _rescore(self, lead: LeadRecord, score: int) -> None:
@@ -287,7 +313,7 @@ class LeadStore:
                         "id": alias.alias_id,
                         "kind": alias.kind,
                         "value": alias.value,
-                        "created_at": format_timestamp(alias.created_at),
+                        "created_at": format_timestamp(alias.created_at, written=alias.written),
                     }
                     for alias in lead.aliases
                 ]
@@ -377,7 +403,7 @@ class LeadStore:
 
     def deletion_status(self, scope: Scope, lead_id: str) -> dict[str, Any]:
         with self._lock:
-            deletion = self._deletions.get((scope.org_id, scope.unit_id, lead_id))
+            deletion = self._deletions.get(scope, {}).get(lead_id)
             if deletion is None:
                 raise DeletionNotFound(lead_id)
             return deletion.view(self._clock())
@@ -420,12 +446,16 @@ class LeadStore:
             self._ranked[scope].remove(lead.rank_key)
             for alias in lead.aliases:
                 self._alias_owner.pop(self._alias_key(scope, alias.kind, alias.value), None)
-            self._deletions[(scope.org_id, scope.unit_id, lead_id)] = Deletion(
+            kept = self._deletions.setdefault(scope, {})
+            kept.pop(lead_id, None)
+            kept[lead_id] = Deletion(
                 lead_id=lead_id,
                 requested_at=now,
                 ends_at=now + self._deletion_delay,
                 fails=lead.deletion_fails,
             )
+            if len(kept) > self._limits.max_deletions_per_ou:
+                del kept[next(iter(kept))]
             return {"message": "Lead deletion initiated", "lead_id": lead_id}
 
     def ingest(self, scope: Scope, request: IngestRequest) -> dict[str, Any]:
@@ -437,24 +467,50 @@ class LeadStore:
                 event_id=self._new_id("evt"),
                 event_type=request.event_type,
                 at=min(request.timestamp or now, now),
-                metadata=dict(request.metadata),
+                metadata=self._kept_metadata(request.metadata),
+                written=request.timestamp is None or request.timestamp > now,
             )
             appended = not lead.events or event.at >= lead.events[-1].at
             bisect.insort_right(lead.events, event, key=lambda item: item.at)
-            if appended and (lead.score_reset_at is None or event.at >= lead.score_reset_at):
+            trimmed = len(lead.events) > self._limits.max_events_per_lead
+            if trimmed:  # the newest events are kept; score, history and explain all follow the kept ones
+                del lead.events[: len(lead.events) - self._limits.max_events_per_lead]
+            if appended and not trimmed and (lead.score_reset_at is None or event.at >= lead.score_reset_at):
                 rule = self._primary.credit(event)
                 score = max(0, lead.score + rule.weight) if rule else lead.score
-            else:  # a back-dated event: the running sum must be replayed in time order
+            else:  # a back-dated event, or one dropped: the running sum must be replayed in time order
                 score = current_score(self._primary, lead.events, lead.score_reset_at)
             self._rescore(lead, score)
             self._touch(lead, now)
             return {"message": "Event accepted", "event_id": event.event_id, "lead_id": lead.lead_id}
+
+    def _kept_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """Of an event's metadata, only what scoring reads: per filtered key, the rule substrings it contains.
+
+        Event metadata is never returned by the API; rules only ask whether `key` contains a substring.
+        Keeping the matched substrings (joined by NUL, which no rule uses) answers every rule exactly as
+        the full value would, in a few bytes, where a 100 KB value of 33,000 empty arrays took 2.3 MB.
+        """
+        kept: dict[str, Any] = {}
+        for key, needles in self._needles.items():
+            value = metadata.get(key)
+            if isinstance(value, str):
+                kept[key] = "\0".join(needle for needle in needles if needle in value)
+        return kept
 
     def _resolve_lead(self, scope: Scope, request: IngestRequest, now: datetime) -> LeadRecord:
         if request.lead_id is not None:
             return self._visible(scope, request.lead_id)
         owners = [self._alias_owner.get(self._alias_key(scope, kind, value)) for kind, value in request.aliases]
         owner = next((lead_id for lead_id in owners if lead_id is not None), None)
+        new_aliases = {
+            (kind, value) for (kind, value), existing in zip(request.aliases, owners, strict=True) if existing is None
+        }
+        held = len(self._leads[owner].aliases) if owner is not None else 0
+        if held + len(new_aliases) > self._limits.max_aliases_per_lead:
+            raise LimitReached("lead's alias list", held, self._limits.max_aliases_per_lead)
+        if owner is None and (count := len(self._ranked[scope])) >= self._limits.max_leads_per_ou:
+            raise LimitReached("Organizational Unit", count, self._limits.max_leads_per_ou)
         if owner is not None:
             lead = self._leads[owner]
         else:
@@ -466,6 +522,7 @@ class LeadStore:
                 updated_at=now,
                 owner_name=None,
                 metadata={},
+                created_written=True,
             )
             self._leads[lead.lead_id] = lead
             self._ranked[scope].add(lead.rank_key)
@@ -473,7 +530,7 @@ class LeadStore:
             key = self._alias_key(scope, kind, value)
             if existing is None and key not in self._alias_owner:
                 self._alias_owner[key] = lead.lead_id
-                lead.aliases.append(Alias(self._new_id("alias"), kind, value, now))
+                lead.aliases.append(Alias(self._new_id("alias"), kind, value, now, written=True))
         return lead
 
     # -- for tests and the admin endpoints ------------------------------------------------------------

@@ -1,7 +1,9 @@
 """Time in the mock: an injectable clock, RFC 3339 parsing and the spec's output format.
 
-The spec's decision: responses carry UTC with a `Z` suffix, whole seconds where the value has no
-fraction, otherwise milliseconds (or microseconds for an ingested timestamp that had them).
+The spec's decision: responses carry UTC with a `Z` suffix. A time the server writes (from its clock)
+always has exactly three fractional digits, so that such times sort as strings (`...27.999Z` before
+`...28.000Z`); a time from the seed or a client keeps its own precision: whole seconds where it has no
+fraction, otherwise milliseconds, or microseconds for an ingested timestamp that had them.
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
-def format_timestamp(moment: datetime) -> str:
+def format_timestamp(moment: datetime, *, written: bool = False) -> str:
+    """RFC 3339 in UTC; `written`: a time the server wrote, always with milliseconds."""
     moment = moment.astimezone(UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if moment.year < 1000:  # strftime does not zero-pad years on every platform
         text = f"{moment.year:04d}" + text[text.index("-") :]
+    if written:
+        return f"{text}.{moment.microsecond // 1000:03d}Z"
     if moment.microsecond == 0:
         return text + "Z"
     if moment.microsecond % 1000 == 0:

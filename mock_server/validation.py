@@ -8,10 +8,11 @@ the spec's 400 problem format.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from jsonschema_rs import ValidationError, Validator
 
 from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec
 from leadvibe_contract.rules import broken_rules
+from mock_server.json_body import BodyRefused, encodable, inspect, parse_json
 from mock_server.problems import (
     FieldError,
     payload_too_large,
@@ -28,6 +30,11 @@ from mock_server.problems import (
 from mock_server.timeutil import Clock, parse_timestamp
 
 _INTEGER = re.compile(r"^[+-]?\d+$")
+# Errors listed per value. jsonschema-rs computes every error of a value at once, each carrying a copy of
+# the value it is about (3,000 bad metadata keys: 7.8 s and 2 GB), so a value of more than
+# _FULL_REPORT_VALUES values gets its first error only (found with `validate`, which stops there).
+MAX_ERRORS = 20
+_FULL_REPORT_VALUES = 256
 
 
 @dataclass(frozen=True)
@@ -73,11 +80,33 @@ def _alternatives(spec: Contract, error: ValidationError) -> str:
     return error.message
 
 
+def _message(error: ValidationError) -> str:
+    """jsonschema-rs quotes the whole value in its message; for a large value, name the keyword instead."""
+    if len(error.message) <= 200:
+        return error.message
+    kind: Any = error.kind
+    limit = getattr(kind, "limit", None)
+    return f"does not satisfy '{kind.name}'" + (f" (limit {limit})" if limit is not None else "")
+
+
+def _schema_errors(validator: Validator, instance: Any, values: int) -> Iterable[ValidationError]:
+    """The schema errors of a value, at a cost bounded by its size: nothing more once it is valid."""
+    if validator.is_valid(instance):
+        return []
+    if values > _FULL_REPORT_VALUES:
+        try:
+            validator.validate(instance)
+        except ValidationError as error:
+            return [error]
+        return []
+    return itertools.islice(validator.iter_errors(instance), MAX_ERRORS)
+
+
 def _errors(
-    spec: Contract, validator: Validator, instance: Any, location: str, name: str | None
+    spec: Contract, validator: Validator, instance: Any, location: str, name: str | None, values: int = 1
 ) -> Iterator[FieldError]:
     """FieldErrors of one value; `name` is a parameter's name, or None for a body (JSON Pointers)."""
-    for error in validator.iter_errors(instance):
+    for error in _schema_errors(validator, instance, values):
         where = _pointer(error.instance_path)
         kind: Any = error.kind  # its attributes depend on the keyword
         if kind.name == "additionalProperties":
@@ -88,29 +117,13 @@ def _errors(
         elif kind.name in ("oneOf", "anyOf"):
             yield FieldError(location, name or where, _alternatives(spec, error))
         else:
-            yield FieldError(location, name or where, error.message)
+            yield FieldError(location, name or where, _message(error))
 
 
 def _media_type(content_type: str | None) -> str | None:
     if not content_type:
         return None
     return content_type.split(";", 1)[0].strip().lower() or None
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text} is out of range")
-    return number
-
-
-def parse_json(raw: bytes) -> Any:
-    """Strict JSON: UTF-8, no NaN or Infinity, no numbers out of range."""
-    return json.loads(raw.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def compact_size(value: Any) -> int:
@@ -123,6 +136,7 @@ class RequestValidator:
     def __init__(self, spec: Contract, clock: Clock) -> None:
         self._spec = spec
         self._clock = clock
+        self._max_depth = spec.limit("x-max-json-depth")
 
     def validate(
         self,
@@ -161,6 +175,8 @@ class RequestValidator:
             return []
         if len(raw_values) > 1:
             return [FieldError(parameter.location, parameter.name, "must be given once")]
+        if not encodable(raw_values[0]):
+            return [FieldError(parameter.location, parameter.name, "is not valid Unicode (it holds a lone surrogate)")]
         value = _coerce(raw_values[0], parameter.json_type)
         found = list(_errors(self._spec, parameter.validator, value, parameter.location, parameter.name))
         if not found:
@@ -187,7 +203,12 @@ class RequestValidator:
         except (UnicodeDecodeError, ValueError) as exc:
             errors.append(FieldError("body", "", f"the body is not valid JSON: {exc}"))
             return None
-        errors += _errors(self._spec, spec.media_types[media_type], parsed, "body", None)
+        try:
+            shape = inspect(parsed, self._max_depth)
+        except BodyRefused as refused:
+            errors.append(FieldError("body", refused.pointer, refused.detail))
+            return None
+        errors += _errors(self._spec, spec.media_types[media_type], parsed, "body", None, shape.values)
         return parsed
 
     def _check_sizes(self, operation: OperationSpec, body: Any) -> None:

@@ -65,7 +65,7 @@ def test_the_seed_pages_curl_example_works_against_the_mock(served: str) -> None
 
 def test_help_documents_every_option() -> None:
     text = subprocess.run([*MOCK, "--help"], capture_output=True, text=True, check=True).stdout
-    for option in ("--host", "--port", "--seed", "--deletion-delay", "--cors-origin", "--threads"):
+    for option in ("--host", "--port", "--seed", "--deletion-delay", "--cors-origin", "--body-timeout"):
         assert option in text
 
 

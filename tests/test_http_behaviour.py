@@ -39,7 +39,7 @@ def test_put_is_what_get_returns(client: FlaskClient, clock: FakeClock) -> None:
     got = client.get("/lead/ld_123", headers=AUTH).get_json()
     assert got == put.get_json()
     assert (got["owner_name"], got["metadata"]) == (update["owner_name"], update["metadata"])
-    assert got["updated_at"] == "2026-11-26T12:03:00Z" > before["updated_at"]
+    assert got["updated_at"] == "2026-11-26T12:03:00.000Z" > before["updated_at"]
     assert got["created_at"] == before["created_at"]
     assert client.get("/leads/ld_123", headers=AUTH).get_json() == got
 
@@ -78,7 +78,7 @@ def test_the_deletion_lifecycle(client: FlaskClient, clock: FakeClock) -> None:
     assert (status["status"], status["completed_at"]) == ("pending", None)
     clock.advance(seconds=5)
     status = client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()
-    assert (status["status"], status["completed_at"]) == ("completed", "2026-11-26T12:00:05Z")
+    assert (status["status"], status["completed_at"]) == ("completed", "2026-11-26T12:00:05.000Z")
     assert client.get("/lead/ld_123/deletion-status", headers=bearer(DEMO_EMEA)).status_code == 404
     assert client.get("/lead/ld_999/deletion-status", headers=AUTH).status_code == 404
 

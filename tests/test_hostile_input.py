@@ -1,0 +1,216 @@
+"""Regression tests of issue #10, one per reproducer, in-process: hostile input is a 4xx problem, cheap,
+and changes nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from leadvibe_contract.contract import Contract
+from mock_server.auth import Scope
+from mock_server.errors import LimitReached
+from mock_server.store import IngestRequest, LeadQuery, LeadStore
+from mock_server.timeutil import format_timestamp
+from tests.conftest import DEMO, FakeClock, bearer, problem
+
+AUTH = bearer(DEMO)
+DEFAULT = Scope("org_456", "unit_default")
+
+
+def _send(client: FlaskClient, method: str, path: str, body: str | bytes) -> Any:
+    return client.open(path, method=method, headers=AUTH, data=body, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "wrap"), [("PUT", "/lead/ld_123", True), ("PATCH", "/lead/ld_123/metadata", False)]
+)
+@pytest.mark.parametrize("keys", [3_000, 60_000])
+def test_many_invalid_metadata_keys_cost_little(
+    client: FlaskClient, method: str, path: str, wrap: bool, keys: int
+) -> None:
+    metadata = {f"{index}x": 1 for index in range(keys)}
+    body = json.dumps({"metadata": metadata} if wrap else metadata)
+    before = client.get("/lead/ld_123", headers=AUTH).get_json()
+    tracemalloc.start()
+    started = time.perf_counter()
+    response = _send(client, method, path, body)
+    elapsed = time.perf_counter() - started
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert response.status_code == 400
+    assert len(problem(response)["errors"]) <= 20
+    assert elapsed < 2.0  # was 7.7 s for 3,000 keys
+    assert peak < 20 * len(body) + 8_000_000  # was 1.5 GB for 3,000 keys
+    assert client.get("/lead/ld_123", headers=AUTH).get_json() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "pointer"),
+    [
+        ("PUT", "/lead/ld_123", '{"owner_name":"\\ud800"}', "/owner_name"),
+        ("PATCH", "/lead/ld_123/metadata", '{"title":"x\\udfff"}', "/title"),
+        ("PATCH", "/lead/ld_123/metadata", '{"ti\\udfffe":"x"}', "/ti\\udfffe"),
+        (
+            "POST",
+            "/ingest",
+            '{"event_type":"a","aliases":[{"alias_kind":"cookie","raw_value":"c_\\ud800"}]}',
+            "/aliases/0/raw_value",
+        ),
+        ("POST", "/ingest", '{"event_type":"a","lead_id":"ld_123","metadata":{"k":["\\udc00"]}}', "/metadata/k/0"),
+    ],
+)
+def test_a_lone_surrogate_is_a_400_naming_the_field_and_nothing_is_stored(
+    client: FlaskClient, store: LeadStore, method: str, path: str, body: str, pointer: str
+) -> None:
+    before = store.list_leads(DEFAULT, LeadQuery(limit=100))
+    response = _send(client, method, path, body)
+    assert response.status_code == 400
+    assert problem(response)["errors"][0]["name"] == pointer
+    assert store.list_leads(DEFAULT, LeadQuery(limit=100)) == before
+    for read in ("/lead/ld_123", "/leads", "/lead/ld_123/aliases"):
+        assert client.get(read, headers=AUTH).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/lead/%ED%A0%80", "/lead/by-alias?kind=email&value=%ED%A0%80", "/leads?event_type=%ED%A0%80"]
+)
+def test_undecodable_bytes_in_the_path_or_query_are_a_4xx_problem(client: FlaskClient, path: str) -> None:
+    response = client.get(path, headers=AUTH)
+    assert 400 <= response.status_code < 500
+    problem(response)
+
+
+@pytest.mark.parametrize("depth", [33, 256, 985, 5_000])
+def test_deep_nesting_is_a_400_naming_the_body(client: FlaskClient, depth: int) -> None:
+    body = '{"metadata":' + "[" * depth + "]" * depth + "}"
+    for method, path in (("PUT", "/lead/ld_123"), ("POST", "/ingest")):
+        response = _send(client, method, path, body)
+        assert response.status_code == 400
+        assert problem(response)["errors"][0]["in"] == "body"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "end_date=0001-01-01T00:00:00Z",
+        "start_date=0001-01-01T00:00:00Z",
+        "start_date=0001-01-01T00:00:00%2B14:00",
+        "end_date=9999-12-31T23:59:59Z",
+        "end_date=9999-12-31T23:59:59-14:00",
+        "start_date=0001-01-01T00:00:00Z&end_date=9999-12-31T23:59:59.999999Z",
+        "start_date=9999-12-31T23:59:59Z",
+        "end_date=0000-01-01T00:00:00Z",
+    ],
+)
+def test_calendar_edges_of_score_history_are_a_400_or_a_window(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/lead/ld_123/score-history?{query}", headers=AUTH)
+    assert response.status_code in (200, 400), response.data
+    if response.status_code == 400:
+        problem(response)
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_calendar_edges_of_ingest_timestamps_keep_every_read_working(client: FlaskClient, stamp: str) -> None:
+    response = _send(
+        client, "POST", "/ingest", json.dumps({"event_type": "page_view", "lead_id": "ld_123", "timestamp": stamp})
+    )
+    assert response.status_code == 202
+    for read in (
+        "/lead/ld_123",
+        "/lead/ld_123/score-history?days=90",
+        "/lead/ld_123/score-explain?hours=720",
+        "/leads",
+    ):
+        assert client.get(read, headers=AUTH).status_code == 200
+
+
+def test_a_slash_merge_is_a_404_problem_and_never_a_redirect(client: FlaskClient) -> None:
+    response = client.get("/lead//ld_123", headers={**AUTH, "Host": "evil.example"})
+    assert response.status_code == 404
+    assert "Location" not in response.headers
+    problem(response)
+
+
+def test_server_written_timestamps_always_carry_milliseconds(client: FlaskClient, clock: FakeClock) -> None:
+    stamps = []
+    for step in range(4):  # whole seconds, then fractions: the same width every time
+        clock.advance(milliseconds=999 if step % 2 else 1)
+        stamps.append(_send(client, "PUT", "/lead/ld_123", '{"owner_name":"A"}').get_json()["updated_at"])
+    assert all(len(stamp) == len("2026-11-26T12:00:00.000Z") for stamp in stamps), stamps
+    assert stamps == sorted(stamps)
+    assert format_timestamp(datetime(2026, 1, 1, tzinfo=UTC), written=True) == "2026-01-01T00:00:00.000Z"
+
+
+# -- memory bounds (the spec's limits, made small here by replacing the store's limits) ---------------
+
+
+def _limited(store: LeadStore, **limits: Any) -> None:
+    store._limits = dataclasses.replace(store._limits, **limits)
+
+
+def test_the_limits_are_read_from_the_spec(spec: Contract, store: LeadStore) -> None:
+    assert store._limits.max_leads_per_ou == spec.document["info"]["x-max-leads-per-ou"]
+    assert store._limits.max_events_per_lead == spec.document["info"]["x-max-events-per-lead"]
+    assert store._limits.max_aliases_per_lead == spec.document["info"]["x-max-aliases-per-lead"]
+    assert store._limits.max_deletions_per_ou == spec.document["info"]["x-max-deletions-per-ou"]
+
+
+def test_a_full_ou_refuses_a_new_lead_with_a_409_and_changes_nothing(client: FlaskClient, store: LeadStore) -> None:
+    _limited(store, max_leads_per_ou=store.list_leads(DEFAULT, LeadQuery())["total"])
+    before = store.list_leads(DEFAULT, LeadQuery(limit=100))
+    body = '{"event_type":"page_view","aliases":[{"alias_kind":"email","raw_value":"new@x.example"}]}'
+    response = _send(client, "POST", "/ingest", body)
+    assert response.status_code == 409
+    assert problem(response)["type"] == "/problems/limit-reached"
+    assert store.list_leads(DEFAULT, LeadQuery(limit=100)) == before
+    assert _send(client, "POST", "/ingest", '{"event_type":"page_view","lead_id":"ld_123"}').status_code == 202
+
+
+def test_a_lead_refuses_aliases_past_its_limit(store: LeadStore) -> None:
+    held = len(store.list_aliases(DEFAULT, "ld_123")["aliases"])
+    _limited(store, max_aliases_per_lead=held + 1)
+    email = store.list_aliases(DEFAULT, "ld_123")["aliases"][0]
+    two_new = ((email["kind"], email["value"]), ("cookie", "c_1"), ("cookie", "c_2"))
+    with pytest.raises(LimitReached):
+        store.ingest(DEFAULT, IngestRequest("page_view", aliases=two_new))
+    assert len(store.list_aliases(DEFAULT, "ld_123")["aliases"]) == held
+    store.ingest(DEFAULT, IngestRequest("page_view", aliases=two_new[:2]))
+    assert len(store.list_aliases(DEFAULT, "ld_123")["aliases"]) == held + 1
+
+
+def test_a_lead_keeps_its_newest_events_and_its_score_follows_them(store: LeadStore, clock: FakeClock) -> None:
+    _limited(store, max_events_per_lead=5)
+    for _ in range(12):
+        clock.advance(minutes=1)
+        store.ingest(DEFAULT, IngestRequest("email_open", lead_id="ld_123"))  # +1 each
+    assert len(store._leads["ld_123"].events) == 5
+    assert store.get_lead(DEFAULT, "ld_123")["score"] == 5
+    explained = store.score_explain(DEFAULT, "ld_123", 720)
+    assert sum(driver["count"] for driver in explained["top_drivers"]) == 5
+
+
+def test_deletions_keep_the_newest_statuses(store: LeadStore) -> None:
+    _limited(store, max_deletions_per_ou=2)
+    ids = [lead["lead_id"] for lead in store.list_leads(DEFAULT, LeadQuery(limit=3))["leads"]]
+    for lead_id in ids:
+        store.delete_lead(DEFAULT, lead_id)
+    assert len(store._deletions[DEFAULT]) == 2
+    store.deletion_status(DEFAULT, ids[-1])
+
+
+def test_event_metadata_is_kept_only_as_far_as_scoring_reads_it(client: FlaskClient, store: LeadStore) -> None:
+    junk = {"path": "/pricing/plans", "junk": [[] for _ in range(30_000)]}
+    body = json.dumps({"event_type": "page_view", "lead_id": "ld_123", "metadata": junk})
+    before = store.get_lead(DEFAULT, "ld_123")["score"]
+    assert _send(client, "POST", "/ingest", body).status_code == 202
+    kept = store._leads["ld_123"].events[-1].metadata
+    assert "junk" not in kept
+    assert len(json.dumps(kept)) < 100
+    assert store.get_lead(DEFAULT, "ld_123")["score"] == before + 10  # rl_pricing_view (+10) still matches

@@ -1,0 +1,138 @@
+"""Issue #10 against the real server (`leadvibe-mock`, granian) over raw sockets: a stalled or oversized
+body never freezes other clients, and what the HTTP layer answers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from tests.test_cli import MOCK, free_port
+
+BODY_TIMEOUT = 1.0
+HEAD = "Host: 127.0.0.1\r\nAuthorization: Bearer kbn_pat_demo\r\nContent-Type: application/json\r\n"
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, int]]:
+    port = free_port()
+    process = subprocess.Popen(
+        [*MOCK, "--port", str(port), "--quiet", "--body-timeout", str(BODY_TIMEOUT)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/_mock/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the mock did not answer within 30 s")
+        yield "127.0.0.1", port
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def _open(server: tuple[str, int], head: bytes) -> socket.socket:
+    sock = socket.create_connection(server, timeout=10)
+    sock.sendall(head)
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def _health_is_quick(server: tuple[str, int]) -> None:
+    started = time.monotonic()
+    assert requests.get(f"http://{server[0]}:{server[1]}/_mock/health", timeout=BODY_TIMEOUT / 2).status_code == 200
+    assert time.monotonic() - started < BODY_TIMEOUT / 2
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        f"PUT /lead/ld_123 HTTP/1.1\r\n{HEAD}Content-Length: 100\r\n\r\n" + '{"owner_name":',
+        f"POST /ingest HTTP/1.1\r\n{HEAD}Transfer-Encoding: chunked\r\n\r\n5\r\n" + '{"eve',
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_a_stalled_body_delays_no_one_and_gets_a_408(server: tuple[str, int], head: str) -> None:
+    stalled = [_open(server, head.encode()) for _ in range(3)]
+    time.sleep(0.1)
+    _health_is_quick(server)
+    started = time.monotonic()
+    for sock in stalled:
+        answer = _answer(sock)
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+        assert b"application/problem+json" in answer
+        assert b"/problems/request-timeout" in answer
+        sock.close()
+    assert time.monotonic() - started < BODY_TIMEOUT + 3
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_not_truncated(server: tuple[str, int]) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"owner_name":"'
+        for _ in range(15):
+            yield b"a" * 100_000
+        yield b'"}'
+
+    url = f"http://{server[0]}:{server[1]}/lead/ld_123"
+    headers = {"Authorization": "Bearer kbn_pat_demo", "Content-Type": "application/json"}
+    chunked = requests.put(url, headers=headers, data=chunks(), timeout=10)
+    assert chunked.status_code == 413
+    assert chunked.headers["Content-Type"] == "application/problem+json"
+    with_length = requests.put(url, headers=headers, data=b"".join(chunks()), timeout=10)
+    assert with_length.status_code == 413
+    assert requests.get(url, headers=headers, timeout=5).json()["owner_name"] == "Jane Smith"
+
+
+def test_a_malformed_content_length_is_a_400_problem(server: tuple[str, int]) -> None:
+    sock = _open(server, f"PUT /lead/ld_123 HTTP/1.1\r\n{HEAD}Content-Length: 1x\r\n\r\n{{}}".encode())
+    answer = _answer(sock)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+
+
+def test_slash_merging_never_redirects_off_the_mock(server: tuple[str, int]) -> None:
+    sock = _open(server, b"GET /lead//ld_123 HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n")
+    answer = _answer(sock)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 404"), answer
+    assert b"evil.example" not in answer
+    assert b"application/problem+json" in answer
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /leads?" + b"a" * 65_536 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /leads HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(120)) + b"\r\n",
+        b"NOT HTTP AT ALL\r\n\r\n",
+    ],
+    ids=["64k-query", "120-headers", "garbage"],
+)
+def test_what_granian_refuses_is_a_4xx_and_harms_no_one(server: tuple[str, int], request_bytes: bytes) -> None:
+    """granian answers these before Python sees them (an empty-bodied 4xx, which it does not let us
+    change: README, Limits and abuse); the mock goes on serving."""
+    sock = _open(server, request_bytes)
+    answer = _answer(sock)
+    sock.close()
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:200]
+    _health_is_quick(server)
