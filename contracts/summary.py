@@ -67,6 +67,9 @@ _CONTRACT = re.compile(r"contract `([A-Za-z0-9_.:-]+)` violated")
 _ST_LINE = re.compile(r"^- (ST\d{3}) (.+?)(?: \(\d+ violations\))?$")
 _CUSTOM = re.compile(r"^Custom check failed: `([^`]+)`$")
 _PREFIX = re.compile(r"^(?:\s*(?:\||E(?=\s)))*\s*")
+_SUBTESTS_FAILED = re.compile(r"^contains \d+ failed subtests?$")
+_GROUP_PIPES = re.compile(r"^(?:\s*\|)+ ?")
+_BLOCK_START = re.compile(r"Schemathesis found \d+ distinct failure|contract `[A-Za-z0-9_.:-]+` violated")
 _EXCEPTION = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Violation|Exhausted|Interrupt|Failure|Group|Exit)\w*)\b")
 
 
@@ -296,12 +299,31 @@ def _texts(report: pytest.TestReport | pytest.CollectReport) -> tuple[str, str]:
     if not isinstance(message, str) or not message.strip():
         lines = text.strip().splitlines()
         message = "\n".join(lines[-EXCERPT_LINES:])
+    if not (contracts_in(message) or reproducers(message)):
+        block = _failure_block(text)  # an exception group: the crash line only says how many failures
+        if block:
+            message = f"{message.strip()}\n\n{block}"
     return message, text
 
 
+def _failure_block(text: str) -> str:
+    """The first Schemathesis report or contract message inside a decorated traceback, undecorated."""
+    lines = [_GROUP_PIPES.sub("", line.rstrip()) for line in text.splitlines()]
+    start = next((i for i, line in enumerate(lines) if _BLOCK_START.search(line)), None)
+    if start is None:
+        return ""
+    block: list[str] = []
+    for line in lines[start:]:
+        if line.lstrip().startswith("+-") or "sub-exception" in line or len(block) >= EXCERPT_LINES:
+            break
+        block.append(line)
+    return "\n".join(block).strip("\n")
+
+
 def _failure(nodeid: str, when: str, outcome: str, subtest: str | None, message: str, text: str) -> FailureRecord:
-    commands = reproducers(message) or reproducers(text)
-    named = contracts_in(message) or contracts_in(text)
+    # an exception group holds several reports (one per example Hypothesis kept): every one counts
+    commands = reproducers(f"{message}\n{text}")
+    named = contracts_in(f"{message}\n{text}")
     if not named:
         exception = _exception_name(message)
         kind = f"error in {when}" if outcome == "error" else "unclassified"
@@ -453,6 +475,8 @@ class RunSummary:
             record.worsen("error")
         if report.failed:
             message, text = _texts(report)
+            if any(s["outcome"] == "failed" for s in record.subtests) and _SUBTESTS_FAILED.match(text.strip()):
+                return  # pytest's own line for a test whose subtests failed: each is a failure already
             outcome = "failed" if report.when == "call" else "error"
             self._failures.append(_failure(report.nodeid, report.when, outcome, None, message, text))
 
