@@ -535,3 +535,14 @@ E           curl -X DELETE 'https://h/api/leads/ld_9?x=1'
     assert operations.of_reproducers(commands) == ["PUT /lead/{leadID}", "DELETE /leads/{id}"]
     assert operations.of_request("GET", "/lead/by-alias") == "GET /lead/by-alias"
     assert operations.of_request("GET", "/unknown/1") == "GET /unknown/1"
+
+
+def test_the_previous_report_may_be_the_file_this_run_overwrites(tmp_path: Path) -> None:
+    """The runner passes reports/summary.json: the first run notes it is missing, the next compares with it."""
+    previous = tmp_path / "reports" / "summary.json"
+    first = run_suite(tmp_path, "def test_a():\n    assert False, 'contract `x` violated: no'\n", previous=previous)
+    assert first.data["changes"] is None
+    assert any("could not be read" in note for note in first.data["notes"])
+    second = run_suite(tmp_path, "def test_a():\n    pass\n", previous=previous)
+    assert [p["contract"] for p in second.data["changes"]["fixed"]] == ["x"]
+    assert second.data["verdict"] == "passed"
