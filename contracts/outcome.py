@@ -46,6 +46,11 @@ class Outcome:
     def __init__(self) -> None:
         self.causes: Counter[str] = Counter()
         self.interrupted = False
+        self.exitstatus = 0
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, exitstatus: int) -> None:
+        self.exitstatus = int(exitstatus)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:

@@ -27,32 +27,49 @@ from contracts.ownership import Ledger, clean_ledger
 from contracts.plugin import RUN_KEY, TargetPlugin
 from contracts.preflight import preflight
 from contracts.redact import Redactor
+from contracts.summary import RunSummary
 from contracts.target import Target, TargetError, target_from_env
 from contracts.transient import RetryPolicy
+from leadvibe_contract.contract import load_contract
 
 SUITE = Path(__file__).parent
 
 
 class RunReport:
-    """Prints what the run did besides passing or failing: refusals, retries, requests, leftovers."""
+    """What the run did besides passing or failing (refusals, retries, requests), for the console and the
+    summary; read from the run at the end of the session."""
 
-    def __init__(self, redact: Redactor) -> None:
+    def __init__(self, redact: Redactor, outcome: Outcome) -> None:
         self._redact = redact
+        self._outcome = outcome
         self.lines: list[str] = []
+        self.retries: list[dict[str, Any]] = []
+        self.notes: list[str] = []
+        self.requests = 0
 
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         run: Any = session.config.stash.get(RUN_KEY, None)
         if run is None:
             return
         if run.throttle is not None:
+            self.requests = run.throttle.used
             self.lines.append(f"requests sent: {run.throttle.used} (budget {run.target.max_requests})")
         for entry in run.retries.log if run.retries is not None else []:
+            method, _, path = entry["request"].partition(" ")
+            self.retries.append({"method": method, "path": path, **entry})
             self.lines.append(f"retried: {entry['request']}: {entry['attempts']} attempts, {entry['waited_s']} s")
+        self.notes += run.notes
         for refusal in run.safety.refused_writes:
             self.lines.append(f"refused write: {refusal}")
         if run.owned is not None:
             for refusal in run.owned.refusals:
                 self.lines.append(f"not owned, never written to: {refusal}")
+
+    def extras(self) -> dict[str, Any]:
+        verdict, _ = self._outcome.verdict(self._outcome.exitstatus)
+        notes = [*self.notes, *self.lines]
+        return {"retries": self.retries, "requests": self.requests, "notes": notes, "verdict": verdict}
 
     def print(self) -> None:
         for line in self.lines:
@@ -63,7 +80,7 @@ def _terminate_as_interrupt(number: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {number}")  # pytest stops, then tears down: clean-up runs
 
 
-def run_suite(target: Target, report_dir: Path, pytest_args: list[str]) -> int:
+def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous_report: Path | None = None) -> int:
     redact = Redactor(target.secrets)
     gate = throttle(target.rate_limit, target.max_requests, target.cleanup_reserve)
     problem = preflight(target, gate)
@@ -72,7 +89,17 @@ def run_suite(target: Target, report_dir: Path, pytest_args: list[str]) -> int:
         return EXIT_UNAVAILABLE
     report_dir.mkdir(parents=True, exist_ok=True)
     junit = report_dir / "contracts-live.xml"
-    outcome, summary = Outcome(), RunReport(redact)
+    outcome = Outcome()
+    report = RunReport(redact, outcome)
+    contract = load_contract(target.spec_path)
+    summary = RunSummary(
+        report_dir,
+        header=target.describe(),
+        previous=previous_report or report_dir / "summary.json",
+        extras=report.extras,
+        redact=redact,
+        operations=[operation.label for operation in contract.operations.values()],
+    )
     previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         code = pytest.main(
@@ -89,13 +116,14 @@ def run_suite(target: Target, report_dir: Path, pytest_args: list[str]) -> int:
                 "-rfEs",
                 *pytest_args,
             ],
-            plugins=[TargetPlugin(target, throttle=gate), redact, outcome, summary],
+            plugins=[TargetPlugin(target, throttle=gate), redact, outcome, report, summary],
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
-    summary.print()
+    report.print()
     verdict, exit_code = outcome.verdict(int(code))
-    print(f"leadvibe-contracts: verdict: {verdict}; JUnit report in {junit}", flush=True)
+    print(f"leadvibe-contracts: verdict: {verdict}", flush=True)
+    print(f"leadvibe-contracts: reports: {junit}, {summary.markdown_path}, {summary.html_path}", flush=True)
     return exit_code
 
 
@@ -138,6 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-dir", type=Path, default=Path("reports"), help="where the reports go (default reports/)"
     )
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="a summary.json of an earlier run to compare with (default: the one in the report folder)",
+    )
     args, rest = parser.parse_known_args(argv)
     try:
         target = target_from_env({**os.environ, "LEADVIBE_TARGET": "live"})
@@ -147,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     if rest[:1] == ["cleanup"]:
         return cleanup(target)
     print(f"leadvibe-contracts: checking a live deployment against openapi.yaml\n{target.describe()}", flush=True)
-    return run_suite(target, args.report_dir, rest)
+    return run_suite(target, args.report_dir, rest, args.previous)
 
 
 def entry() -> None:

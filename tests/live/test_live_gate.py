@@ -38,6 +38,7 @@ class Result:
     code: int
     output: str  # stdout and stderr
     junit: str
+    summary: str  # summary.md, summary.html and summary.json together
     seconds: float
     target: FaultyTarget
 
@@ -84,11 +85,14 @@ def gate(
         if during is not None:
             during(process, target)
         output, _ = process.communicate(timeout=600)
-        junit = tmp / "reports" / "contracts-live.xml"
+        reports = tmp / "reports"
+        junit = reports / "contracts-live.xml"
+        summaries = [reports / name for name in ("summary.md", "summary.html", "summary.json")]
         return Result(
             process.returncode,
             output,
             junit.read_text(encoding="utf-8") if junit.exists() else "",
+            "".join(path.read_text(encoding="utf-8") for path in summaries if path.exists()),
             time.monotonic() - started,
             target,
         )
@@ -154,6 +158,8 @@ def test_no_credential_appears_in_any_output_or_report(results: dict[str, Result
     assert "[REDACTED]" in result.output + result.junit  # the echo was there, and was masked
     assert TOKEN not in result.output
     assert TOKEN not in result.junit
+    assert "ST101" in result.summary  # the summary has the failure ...
+    assert TOKEN not in result.summary  # ... and not the credential
 
 
 def test_the_request_budget_is_never_exceeded_and_cleanup_keeps_its_reserve(results: dict[str, Result]) -> None:
@@ -171,6 +177,8 @@ def test_transient_answers_are_retried_and_a_correct_deployment_passes(results: 
     result = results["transient"]
     assert result.code == 0, result.output[-4000:]
     assert "retried:" in result.output
+    assert "## Retries" in result.summary
+    assert "verdict: passed" in result.output
     assert result.target.variant.store.lead_count() == 76
 
 
