@@ -7,6 +7,7 @@ without one, from the environment (`make test`: the in-process mock).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from schemathesis import BaseSchema
@@ -16,6 +17,8 @@ from contracts.probes import listed_lead_ids
 from contracts.run import Run, build_run
 from contracts.safety import OwnedLeads
 from contracts.target import target_from_env
+
+DRIFT_REPORT = Path("reports") / "drift.json"
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +31,10 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
         if reporter is not None:
             reporter.write_line(f"leadvibe-contracts: {note}")
     yield built
+    if built.drift is not None:
+        for line in built.drift.write(DRIFT_REPORT):
+            if reporter is not None:
+                reporter.write_line(f"leadvibe-contracts: {line}")
     if built.owned is not None:
         leftovers = built.owned.cleanup()
         assert not leftovers, "leads created by this run could not be deleted:\n" + "\n".join(leftovers)

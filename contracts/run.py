@@ -17,6 +17,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from contracts.checks import Check, contract_checks
 from contracts.client import ApiClient, HttpClient, TokenNames, throttle
+from contracts.drift import DriftCollector, exactly_the_declared_fields
 from contracts.guard import GuardedTransport, guard
 from contracts.safety import PROBE_METHODS, LiveSafety, OwnedLeads
 from contracts.target import Target
@@ -46,6 +47,9 @@ def schema_config(target: Target, contract: Contract, refused: dict[str, str]) -
         "analysis": {"constants": {"enabled": False}},
         "operations": operations,
     }
+    if target.live:
+        # An undeclared status is drift (contracts.drift), reported, and failing only with LEADVIBE_STRICT=1.
+        config["checks"] = {"status_code_conformance": {"enabled": False}}
     if target.live and not target.allow_writes:
         # Read-only: only GET operations, and not even a probe with another method (PUT, DELETE ...).
         # (In config: Schemathesis 4.32.5 ignores `schema.include()` once per-operation settings exist.)
@@ -75,6 +79,7 @@ class Run:
     reset: Callable[[], None] = lambda: None  # back to the seed: the in-process mock only
     transport: GuardedTransport | None = None
     notes: list[str] = field(default_factory=list)
+    drift: DriftCollector | None = None  # live targets: undeclared fields, headers, statuses (contracts.drift)
 
     @property
     def token(self) -> str:
@@ -160,6 +165,9 @@ def build_run(target: Target, app: Any = None, reset: Callable[[], None] | None 
     else:
         schema.app = app
     notes = [f"refused write operation {op_id}: {reason}" for op_id, reason in sorted(refused.items())]
+    # The mock is held to exactly the declared fields; a deployment's extras are drift, reported.
+    drift = DriftCollector(contract) if target.live else None
+    extra: list[Check] = [drift.check()] if drift is not None else [exactly_the_declared_fields(contract)]
     return Run(
         target,
         contract,
@@ -167,8 +175,9 @@ def build_run(target: Target, app: Any = None, reset: Callable[[], None] | None 
         schema,
         safety,
         owned,
-        contract_checks(contract),
+        [*contract_checks(contract), *extra],
         reset or (lambda: None),
         transport,
         notes,
+        drift,
     )
