@@ -7,6 +7,7 @@ without one, from the environment (`make test`: the in-process mock).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from schemathesis import BaseSchema
@@ -37,6 +38,11 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
         if reporter is not None:
             reporter.write_line(f"leadvibe-contracts: {note}")
     yield built
+    if built.drift is not None:
+        report_dir = plugin.report_dir if plugin is not None else Path("reports")
+        for line in built.drift.write(report_dir / "drift.json"):
+            if reporter is not None:
+                reporter.write_line(f"leadvibe-contracts: {line}")
     if built.owned is not None:
         if built.throttle is not None:
             built.throttle.start_cleanup()  # the reserve of the budget is clean-up's

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ class TargetPlugin:
     app: Any = None
     reset: Callable[[], None] | None = None
     throttle: Any = None  # the run's Throttle, when the caller made it (requests it already sent count)
+    report_dir: Path = Path("reports")  # where the run's own reports (drift) go
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[TARGET_KEY] = self

@@ -17,8 +17,10 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from contracts.checks import Check, contract_checks
 from contracts.client import ApiClient, HttpClient, Throttle, TokenNames, throttle
+from contracts.drift import DriftCollector, exactly_the_declared_fields
 from contracts.guard import GuardedTransport, guard
 from contracts.ownership import Ledger, OwnedLeads
+from contracts.redact import Redactor
 from contracts.safety import LiveSafety
 from contracts.target import Target
 from contracts.transient import RetryPolicy
@@ -57,6 +59,8 @@ def schema_config(target: Target, contract: Contract, refused: dict[str, str]) -
             config["request-cert"] = target.tls.cert
         if target.tls.key:
             config["request-cert-key"] = target.tls.key
+        # An undeclared status is drift (contracts.drift), reported, and failing only with LEADVIBE_STRICT=1.
+        config["checks"] = {"status_code_conformance": {"enabled": False}}
     if target.live and not target.allow_writes:
         # Read-only: only GET operations.
         # (In config: Schemathesis 4.32.5 ignores `schema.include()` once per-operation settings exist.)
@@ -81,6 +85,8 @@ class Run:
     throttle: Throttle | None = None
     retries: RetryPolicy | None = None
     ledger: Ledger | None = None
+
+    drift: DriftCollector | None = None  # live targets: undeclared fields, headers, statuses (contracts.drift)
 
     def __repr__(self) -> str:  # tracebacks show fixtures' reprs: never the client, schema or credentials
         return f"<Run against {self.target.base_url or 'the in-process mock'}, run id {self.target.run_id}>"
@@ -183,6 +189,9 @@ def build_run(
     else:
         schema.app = app
     notes = [f"refused write operation {op_id}: {reason}" for op_id, reason in sorted(refused.items())]
+    # The mock is held to exactly the declared fields; a deployment's extras are drift, reported.
+    drift = DriftCollector(contract, redact=Redactor(target.secrets)) if target.live else None
+    extra: list[Check] = [drift.check()] if drift is not None else [exactly_the_declared_fields(contract)]
     return Run(
         target,
         contract,
@@ -190,11 +199,12 @@ def build_run(
         schema,
         safety,
         owned,
-        contract_checks(contract),
+        [*contract_checks(contract), *extra],
         reset or (lambda: None),
         transport,
         notes,
         gate,
         retries,
         ledger,
+        drift,
     )

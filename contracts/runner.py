@@ -46,6 +46,7 @@ class RunReport:
         self.retries: list[dict[str, Any]] = []
         self.notes: list[str] = []
         self.requests = 0
+        self.drift: list[dict[str, Any]] = []
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -60,6 +61,11 @@ class RunReport:
             self.retries.append({"method": method, "path": path, **entry})
             self.lines.append(f"retried: {entry['request']}: {entry['attempts']} attempts, {entry['waited_s']} s")
         self.notes += run.notes
+        if run.drift is not None:
+            self.drift = [
+                {"operation": item["operation"], "kind": item["kind"], "name": item["what"], "sample": item["sample"]}
+                for item in run.drift.report()["drift"]
+            ]
         for refusal in run.safety.refused_writes:
             self.lines.append(f"refused write: {refusal}")
         if run.owned is not None:
@@ -69,7 +75,13 @@ class RunReport:
     def extras(self) -> dict[str, Any]:
         verdict, _ = self._outcome.verdict(self._outcome.exitstatus)
         notes = [*self.notes, *self.lines]
-        return {"retries": self.retries, "requests": self.requests, "notes": notes, "verdict": verdict}
+        return {
+            "retries": self.retries,
+            "drift": self.drift,
+            "requests": self.requests,
+            "notes": notes,
+            "verdict": verdict,
+        }
 
     def print(self) -> None:
         for line in self.lines:
@@ -116,7 +128,7 @@ def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous
                 "-rfEs",
                 *pytest_args,
             ],
-            plugins=[TargetPlugin(target, throttle=gate), redact, outcome, report, summary],
+            plugins=[TargetPlugin(target, throttle=gate, report_dir=report_dir), redact, outcome, report, summary],
         )
     finally:
         signal.signal(signal.SIGTERM, previous)

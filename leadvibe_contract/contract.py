@@ -93,6 +93,8 @@ class OperationSpec:
     parameters: tuple[ParameterSpec, ...]
     body: BodySpec | None
     responses: Mapping[int, Validator | None]
+    # The same responses held to exactly their declared properties (the mock's strictness; see closed_document).
+    closed_responses: Mapping[int, Validator | None] = field(default_factory=dict)
     rules: tuple[Rule, ...] = ()
     places: tuple[Place, ...] = ()
     write: WritePlan | None = None  # None for reads
@@ -228,6 +230,10 @@ def compile_spec(document: Mapping[str, Any]) -> Contract:
     except jsonschema_rs.ReferencingError as exc:
         raise SpecError(f"openapi.yaml has an unresolvable reference: {exc}") from exc
     spec = Contract(document=document, operations={}, registry=registry)
+    try:
+        closed_registry = jsonschema_rs.Registry([(SPEC_URI, closed_document(document))])
+    except jsonschema_rs.ReferencingError as exc:
+        raise SpecError(f"the closed copy of openapi.yaml has an unresolvable reference: {exc}") from exc
     operations: dict[str, OperationSpec] = {}
     for path, method, item, pointer in _iter_operations(document):
         operation = item[method]
@@ -251,6 +257,7 @@ def compile_spec(document: Mapping[str, Any]) -> Contract:
         except (RuleError, WindowError) as exc:
             raise SpecError(str(exc)) from exc
         path_names = [p.name for p in parameters if p.location == "path"]
+        closed_responses = _compile_responses(spec, operation, pointer, closed_registry)
         operations[operation_id] = OperationSpec(
             operation_id=operation_id,
             method=method,
@@ -258,6 +265,7 @@ def compile_spec(document: Mapping[str, Any]) -> Contract:
             parameters=parameters,
             body=body,
             responses=_compile_responses(spec, operation, pointer),
+            closed_responses=closed_responses,
             rules=rules,
             places=places,
             write=write_plan(operation_id, operation, places, path_names) if method not in READ_METHODS else None,
@@ -321,16 +329,34 @@ def _compile_body(spec: Contract, operation: Mapping[str, Any], pointer: str) ->
     media_types = {media_type: spec.validator(f"{base}/content/{_escape(media_type)}/schema") for media_type in content}
     limits: dict[str, int] = {}
     for media in content.values():
-        for prop, prop_schema in spec.resolve(media.get("schema", {})).get("properties", {}).items():
+        for prop, prop_schema in _top_level_properties(spec, media.get("schema", {})):
             if MAX_SERIALIZED_BYTES_KEY in prop_schema:
                 limits[prop] = int(prop_schema[MAX_SERIALIZED_BYTES_KEY])
-    examples = {media_type: media["example"] for media_type, media in content.items() if "example" in media}
+    examples: dict[str, Any] = {}
+    for media_type, media in content.items():
+        if "example" in media:
+            examples[media_type] = media["example"]
+        elif media.get("examples"):
+            examples[media_type] = spec.resolve(next(iter(media["examples"].values())))["value"]
     return BodySpec(
         required=bool(body.get("required", False)), media_types=media_types, size_limits=limits, examples=examples
     )
 
 
-def _compile_responses(spec: Contract, operation: Mapping[str, Any], pointer: str) -> dict[int, Validator | None]:
+def _top_level_properties(spec: Contract, schema: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The top-level properties of a body schema, through `$ref` and the branches of oneOf/anyOf/allOf."""
+    schema = spec.resolve(schema)
+    for name, prop in schema.get("properties", {}).items():
+        yield name, spec.resolve(prop) if MAX_SERIALIZED_BYTES_KEY not in prop else prop
+    for keyword in ("oneOf", "anyOf", "allOf"):
+        for part in schema.get(keyword, []):
+            yield from _top_level_properties(spec, part)
+
+
+def _compile_responses(
+    spec: Contract, operation: Mapping[str, Any], pointer: str, registry: jsonschema_rs.Registry | None = None
+) -> dict[int, Validator | None]:
+    """A validator per documented status (the last media type's); with `registry`, of the closed copy."""
     compiled: dict[int, Validator | None] = {}
     for status, raw in operation.get("responses", {}).items():
         base = raw["$ref"].removeprefix("#") if "$ref" in raw else f"{pointer}/responses/{status}"
@@ -338,9 +364,61 @@ def _compile_responses(spec: Contract, operation: Mapping[str, Any], pointer: st
         content = response.get("content", {})
         validator = None
         for media_type in content:
-            validator = spec.validator(f"{base}/content/{_escape(media_type)}/schema")
+            schema_pointer = f"{base}/content/{_escape(media_type)}/schema"
+            validator = spec.validator(schema_pointer) if registry is None else _validator(registry, schema_pointer)
         compiled[int(status)] = validator
     return compiled
+
+
+OPEN_COPY_SUFFIX = "__open"
+
+
+def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the spec whose response objects admit exactly their declared properties.
+
+    The spec's response objects are open for extension (a tolerant reader); the mock must still send
+    exactly what is declared. Every object schema with `properties` or `allOf` and no
+    `additionalProperties` of its own gets `unevaluatedProperties: false`, except where it is a part of
+    an `allOf` (there the whole, not the part, is closed): such a part refers to an open copy of its
+    component (`<Name>__open`). Request bodies are closed in the spec itself and unaffected.
+    """
+    import copy
+
+    closed: dict[str, Any] = copy.deepcopy(dict(document))
+    schemas: dict[str, Any] = closed.get("components", {}).get("schemas", {})
+    open_copies = {f"{name}{OPEN_COPY_SUFFIX}": copy.deepcopy(schema) for name, schema in schemas.items()}
+
+    def close(node: Any, *, part: bool = False) -> None:
+        if isinstance(node, list):
+            for item in node:
+                close(item)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key == "allOf" and isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict) and "$ref" in item and item["$ref"].startswith("#/components/schemas/"):
+                        item["$ref"] += OPEN_COPY_SUFFIX
+                    close(item, part=True)
+            elif key in ("properties", "patternProperties", "$defs") and isinstance(value, dict):
+                for child in value.values():
+                    close(child)
+            elif key not in ("example", "examples", "enum", "const", "default", "x-decisions"):
+                close(value)
+        is_object = "properties" in node or "allOf" in node
+        if is_object and not part and "additionalProperties" not in node and "$ref" not in node:
+            node["unevaluatedProperties"] = False
+
+    for schema in schemas.values():
+        close(schema)
+    for schema in open_copies.values():
+        close(schema, part=True)
+    schemas.update(open_copies)
+    for item in closed.get("paths", {}).values():
+        close(item)
+    close(closed.get("components", {}).get("responses", {}))
+    return closed
 
 
 @functools.cache

@@ -63,7 +63,8 @@ class ResponseViolation(AssertionError):
 
 
 def _check_response(operation: OperationSpec, reply: Reply) -> None:
-    validator = operation.responses.get(reply.status)
+    """The reply against the closed copy of its response schema: exactly the declared fields."""
+    validator = operation.closed_responses.get(reply.status)
     if reply.status not in operation.responses:
         raise ResponseViolation(f"{operation.label}: status {reply.status} is not in openapi.yaml")
     if validator is not None:
@@ -75,17 +76,38 @@ def _check_response(operation: OperationSpec, reply: Reply) -> None:
             raise ResponseViolation(f"{operation.label} {reply.status} violates openapi.yaml: {errors[0]}")
 
 
+def _raw_cookies(header: str) -> dict[str, str]:
+    """Cookies as sent: a value a cookie parser would drop (quotes, spaces ...) must still be judged (a 400)."""
+    found: dict[str, str] = {}
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == ACTIVE_OU_COOKIE:
+            found[name] = value.strip()
+    return found
+
+
+def _accepts_basic(spec: Contract, operation: OperationSpec) -> bool:
+    """The operation's security requirements (or the document's) include HTTP Basic."""
+    schemes = spec.document.get("components", {}).get("securitySchemes", {})
+    requirements = operation.raw.get("security", spec.document.get("security", []))
+    return any(schemes.get(name, {}).get("scheme") == "basic" for requirement in requirements for name in requirement)
+
+
 def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
     takes_query = any(parameter.location == "query" for parameter in operation.parameters)
+    # An operation that declares the activeOu cookie works on lead data, so it needs an active OU.
+    needs_ou = any(p.location == "cookie" and p.name == ACTIVE_OU_COOKIE for p in operation.parameters)
+    basic = _accepts_basic(state.spec, operation)
 
     def view(**path: str) -> Response:
         environ = request.environ
-        principal = state.directory.authenticate(environ.get("HTTP_AUTHORIZATION"))
+        principal = state.directory.authenticate(environ.get("HTTP_AUTHORIZATION"), basic=basic)
         # Parsing cookies and the query string costs time on every request: only when there are any.
-        scope = principal.scope(request.cookies.get(ACTIVE_OU_COOKIE) if "HTTP_COOKIE" in environ else None)
+        cookies = _raw_cookies(environ["HTTP_COOKIE"]) if "HTTP_COOKIE" in environ else {}
         query = request.args.to_dict(flat=False) if takes_query and environ.get("QUERY_STRING") else {}
         body = request.get_data(cache=False) if operation.body is not None else b""
-        valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body)
+        valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body, cookies)
+        scope = principal.scope(cookies.get(ACTIVE_OU_COOKIE)) if needs_ou else principal.unscoped(cookies)
         reply = handler(Call(principal, scope, valid, state.store, state.directory))
         if state.config.validate_responses:
             _check_response(operation, reply)

@@ -77,15 +77,19 @@ class ApiProblem(Exception):
         return body
 
 
-def validation_error(errors: Sequence[FieldError]) -> ApiProblem:
+def validation_error(
+    errors: Sequence[FieldError], *, slug: str = "validation-error", detail: str | None = None
+) -> ApiProblem:
     names = ", ".join(sorted({f"{error.location} {error.name or '(whole body)'}" for error in errors}))
-    return ApiProblem(400, "validation-error", f"The request is invalid: {names}.", errors=errors)
+    return ApiProblem(400, slug, detail or f"The request is invalid: {names}.", errors=errors)
 
 
-def unauthorized(detail: str, *, invalid_token: bool) -> ApiProblem:
+def unauthorized(detail: str, *, invalid_token: bool, basic: bool = False) -> ApiProblem:
     challenge = 'Bearer realm="leadvibe"'
     if invalid_token:
         challenge += ', error="invalid_token", error_description="The access token is malformed or unknown"'
+    if basic:
+        challenge += ', Basic realm="leadvibe"'
     return ApiProblem(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 

@@ -58,6 +58,7 @@ class Ruleset:
     name: str
     primary: bool
     rules: tuple[Rule, ...]
+    kind: str = "engagement"  # or "profile" (profile-fit scores)
 
     def credit(self, event: Event) -> Rule | None:
         """The rule an event is credited to, if any."""
@@ -126,6 +127,14 @@ def hourly_scores(
         hour += HOUR
 
 
+def score_at(ruleset: Ruleset, events: Sequence[Event], reset_at: datetime | None, moment: datetime) -> int:
+    """The score as of an instant (0 before the first event)."""
+    return current_score(ruleset, (event for event in events if event.at <= moment), reset_at)
+
+
+DECAY_EVENT = "DECAY"
+
+
 @dataclass
 class _Driver:
     rule: Rule
@@ -133,14 +142,17 @@ class _Driver:
 
 
 def explain(
-    ruleset: Ruleset,
+    rulesets: Sequence[Ruleset],
     events: Sequence[Event],
     reset_at: datetime | None,
     start: datetime,
     end: datetime,
     range_hours: int,
 ) -> dict[str, Any]:
-    """The score explanation of the events in [start, end] under one ruleset (the spec's ScoreExplain)."""
+    """The score explanation of the events in [start, end] over the active rulesets (the spec's ScoreExplain).
+
+    Drivers: every crediting rule but decay rules, by absolute contribution; decay summed over rulesets.
+    """
     drivers: dict[str, _Driver] = {}
     decay = 0
     inorganic = 0
@@ -151,18 +163,19 @@ def explain(
         if event.suppressed:
             inorganic += 1
             continue
-        rule = ruleset.credit(event)
-        if rule is None:
-            continue
         if reset_at is not None and event.at < reset_at:
-            excluded += 1
+            if any(ruleset.credit(event) for ruleset in rulesets):
+                excluded += 1
             continue
-        if rule.weight < 0:
-            decay += rule.weight
-            continue
-        if rule.weight > 0:
-            drivers.setdefault(rule.rule_id, _Driver(rule)).count += 1
-    ranked = sorted(drivers.values(), key=lambda d: (-d.count * d.rule.weight, d.rule.rule_id))
+        for ruleset in rulesets:
+            rule = ruleset.credit(event)
+            if rule is None:
+                continue
+            if rule.event_type == DECAY_EVENT:
+                decay += min(0, rule.weight)
+            elif rule.weight != 0:
+                drivers.setdefault(rule.rule_id, _Driver(rule)).count += 1
+    ranked = sorted(drivers.values(), key=lambda d: (-abs(d.count * d.rule.weight), d.rule.rule_id))
     top_drivers = []
     for driver in ranked:
         item: dict[str, Any] = {
@@ -175,9 +188,14 @@ def explain(
         if driver.rule.filter_label is not None:
             item["filter_label"] = driver.rule.filter_label
         top_drivers.append(item)
+    weights: dict[str, int] = {}
+    for ruleset in rulesets:
+        for name, weight in ruleset.weights():
+            weights[name] = weights.get(name, 0) + weight
+    snapshot = sorted(weights.items(), key=lambda item: (-abs(item[1]), item[0]))
     return {
         "top_drivers": top_drivers,
-        "snapshot": [{"event_type": name, "weight": weight} for name, weight in ruleset.weights()],
+        "snapshot": [{"event_type": name, "weight": weight} for name, weight in snapshot],
         "decay_applied": decay,
         "inorganic_count": inorganic,
         "range_hours": range_hours,

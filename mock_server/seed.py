@@ -44,7 +44,17 @@ class TokenSeed:
     token: str
     org_id: str
     units: tuple[str, ...]
-    default_unit: str
+    default_unit: str | None  # None: the user has no default OU, so the activeOu cookie is required
+
+
+@dataclass(frozen=True)
+class ServiceAccountSeed:
+    """Service-account credentials (HTTP Basic), tied to one OU."""
+
+    client_id: str
+    client_secret: str
+    org_id: str
+    unit_id: str
 
 
 @dataclass(frozen=True)
@@ -83,6 +93,7 @@ class LeadSeed:
 class SeedData:
     org_units: tuple[OrgUnitSeed, ...]
     tokens: tuple[TokenSeed, ...]
+    service_accounts: tuple[ServiceAccountSeed, ...]
     rulesets: tuple[Ruleset, ...]
     leads: tuple[LeadSeed, ...]
 
@@ -128,12 +139,26 @@ SEED_SCHEMA: Mapping[str, Any] = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["token", "org_id", "units", "default_unit"],
+                "required": ["token", "org_id", "units"],
                 "properties": {
                     "token": {"type": "string", "pattern": "^[A-Za-z0-9._~+/-]+=*$"},
                     "org_id": _ID,
                     "units": {"type": "array", "minItems": 1, "items": _ID},
                     "default_unit": _ID,
+                },
+            },
+        },
+        "service_accounts": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["client_id", "client_secret", "org_id", "unit_id"],
+                "properties": {
+                    "client_id": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"},
+                    "client_secret": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"},
+                    "org_id": _ID,
+                    "unit_id": _ID,
                 },
             },
         },
@@ -148,6 +173,7 @@ SEED_SCHEMA: Mapping[str, Any] = {
                     "ruleset_id": _ID,
                     "name": {"type": "string"},
                     "primary": {"type": "boolean"},
+                    "kind": {"enum": ["engagement", "profile"]},
                     "rules": {
                         "type": "array",
                         "items": {
@@ -284,13 +310,18 @@ def _check_times(seed: SeedData, path: Path) -> None:
 def _cross_check(seed: SeedData, path: Path) -> None:
     units = {(unit.org_id, unit.unit_id) for unit in seed.org_units}
     for token in seed.tokens:
-        for unit in (*token.units, token.default_unit):
+        for unit in token.units:
             if (token.org_id, unit) not in units:
                 raise SeedError(f"seed file {path}: token {token.token[:12]}…: unknown OU {unit!r}")
-        if token.default_unit not in token.units:
+        if token.default_unit is not None and token.default_unit not in token.units:
             raise SeedError(f"seed file {path}: token {token.token[:12]}…: default_unit not in units")
-    if sum(ruleset.primary for ruleset in seed.rulesets) != 1:
-        raise SeedError(f"seed file {path}: exactly one ruleset must be primary")
+    for account in seed.service_accounts:
+        if (account.org_id, account.unit_id) not in units:
+            raise SeedError(f"seed file {path}: service account {account.client_id}: unknown OU {account.unit_id!r}")
+    for kind in ("engagement", "profile"):
+        primaries = sum(ruleset.primary for ruleset in seed.rulesets if ruleset.kind == kind)
+        if primaries > 1 or (kind == "engagement" and primaries != 1):
+            raise SeedError(f"seed file {path}: exactly one {kind} ruleset must be primary")
     lead_ids: set[str] = set()
     aliases: set[tuple[str, str, str, str]] = set()
     for lead in seed.leads:
@@ -312,6 +343,7 @@ def _rulesets(raw: Sequence[Mapping[str, Any]]) -> tuple[Ruleset, ...]:
             ruleset_id=item["ruleset_id"],
             name=item["name"],
             primary=bool(item.get("primary", False)),
+            kind=item.get("kind", "engagement"),
             rules=tuple(
                 Rule(
                     rule_id=rule["rule_id"],
@@ -387,9 +419,13 @@ def _load_seed(path: Path, mtime_ns: int, size: int, spec: Contract) -> SeedData
                 token=item["token"],
                 org_id=item["org_id"],
                 units=tuple(item["units"]),
-                default_unit=item["default_unit"],
+                default_unit=item.get("default_unit"),
             )
             for item in raw["tokens"]
+        ),
+        service_accounts=tuple(
+            ServiceAccountSeed(item["client_id"], item["client_secret"], item["org_id"], item["unit_id"])
+            for item in raw.get("service_accounts", [])
         ),
         rulesets=_rulesets(raw["rulesets"]),
         leads=tuple(_lead(item) for item in raw["leads"]),

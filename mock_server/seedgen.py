@@ -103,6 +103,16 @@ RULESETS: list[dict[str, Any]] = [
             {"rule_id": "rl_product_decay", "event_type": "DECAY", "weight": -1},
         ],
     },
+    {
+        "ruleset_id": "ruleset_fit",
+        "name": "Profile - Fit A",
+        "kind": "profile",
+        "primary": True,
+        "rules": [
+            {"rule_id": "rl_fit_form", "event_type": "form_submit", "weight": 10},
+            {"rule_id": "rl_fit_demo", "event_type": "demo_request", "weight": 20},
+        ],
+    },
 ]
 
 ORGS: list[dict[str, Any]] = [
@@ -155,6 +165,14 @@ TOKENS: list[dict[str, Any]] = [
         "units": ["unit_default"],
         "default_unit": "unit_default",
     },
+    # A user with two OUs and no default one: without the activeOu cookie, "Active OU must be set".
+    {"token": "kbn_pat_demo_nodefault", "org_id": "org_456", "units": ["unit_default", "unit_emea"]},
+]
+
+# Service-account credentials (HTTP Basic, client_id:client_secret), each tied to one OU.
+SERVICE_ACCOUNTS: list[dict[str, Any]] = [
+    {"client_id": "lv_ci_demo", "client_secret": "lv_cs_demo", "org_id": "org_456", "unit_id": "unit_default"},
+    {"client_id": "lv_ci_demo_emea", "client_secret": "lv_cs_demo_emea", "org_id": "org_456", "unit_id": "unit_emea"},
 ]
 
 # The lead of the original API page, exactly as printed there (score 75 from these events).
@@ -375,7 +393,13 @@ def build_seed(leads: int, random_seed: int, events: tuple[int, int] = (3, 30)) 
             ("org_789", "unit_default") if slot < 2 else ("org_456", "unit_emea" if slot < 9 else "unit_default")
         )
         generated.append(random_lead(rng, index, org_id, unit_id, rng.randint(*events)))
-    return {"orgs": ORGS, "tokens": TOKENS, "rulesets": RULESETS, "leads": generated}
+    return {
+        "orgs": ORGS,
+        "tokens": TOKENS,
+        "service_accounts": SERVICE_ACCOUNTS,
+        "rulesets": RULESETS,
+        "leads": generated,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,7 +22,7 @@ from leadvibe_contract.contract import Contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, LimitReached, MetadataFull
-from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores
+from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores, score_at
 from mock_server.seed import LeadSeed, SeedData
 from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
 
@@ -48,6 +48,7 @@ class LeadRecord:
     updated_at: datetime
     owner_name: str | None
     metadata: dict[str, Any]
+    owner_id: str | None = None
     aliases: list[Alias] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     score_reset_at: datetime | None = None
@@ -58,6 +59,7 @@ class LeadRecord:
     updated_written: bool = False
     # The API view, built on first read after a change (lists read the same leads again and again).
     _view: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _breakdown: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def scope(self) -> Scope:
@@ -80,6 +82,28 @@ class LeadRecord:
     def changed(self) -> None:
         """Call after every change, so that the next view is built anew."""
         self._view = None
+        self._breakdown = None
+
+    def breakdown(self, rulesets: tuple[Ruleset, ...]) -> dict[str, Any]:
+        """The spec's ScoreBreakdown: the primary engagement ruleset and the score per ruleset (cached)."""
+        if self._breakdown is None:
+            scores = {
+                kind: {
+                    ruleset.ruleset_id: current_score(ruleset, self.events, self.score_reset_at)
+                    for ruleset in rulesets
+                    if ruleset.kind == kind
+                }
+                for kind in ("engagement", "profile")
+            }
+            if not self.events:  # "may be empty if no engagement score yet"
+                scores = {"engagement": {}, "profile": {}}
+            primary = next(r.ruleset_id for r in rulesets if r.primary and r.kind == "engagement")
+            self._breakdown = {
+                "ruleset_id": primary if self.events else "",
+                "engagement_scores": scores["engagement"],
+                "profile_scores": scores["profile"],
+            }
+        return {key: dict(value) if isinstance(value, dict) else value for key, value in self._breakdown.items()}
 
     def view(self) -> dict[str, Any]:
         """The lead as the API shows it, built once per change.
@@ -214,7 +238,7 @@ class LeadStore:
         with self._lock:
             self._seed = seed or self._seed
             self._rulesets: tuple[Ruleset, ...] = self._seed.rulesets
-            self._primary = next(ruleset for ruleset in self._seed.rulesets if ruleset.primary)
+            self._primary = next(r for r in self._seed.rulesets if r.primary and r.kind == "engagement")
             self._needles = _rule_needles(self._rulesets)
             now = self._clock().replace(microsecond=0)
             self._leads = {}
@@ -325,7 +349,7 @@ class LeadStore:
             if lead_id is None:
                 raise AliasNotFound
             lead = self._leads[lead_id]
-            email = next((alias.value for alias in lead.aliases if alias.kind == "email"), None)
+            email = value if kind == "email" else next((a.value for a in lead.aliases if a.kind == "email"), None)
             return {"lead_id": lead.lead_id, "email": email, "metadata": dict(lead.metadata)}
 
     def list_leads(self, scope: Scope, query: LeadQuery) -> dict[str, Any]:
@@ -342,13 +366,82 @@ class LeadStore:
                 total = max(0, high - low)
                 start = min(low + offset, high)
                 keys: Iterable[tuple[int, str]] = ranked.islice(start, min(start + query.limit, high))
-                page = [self._leads[lead_id].view() for _, lead_id in keys]
+                page = [self._listed(self._leads[lead_id]) for _, lead_id in keys]
             else:
                 keep = self._filter(query)
                 matching = [lead for _, lead_id in ranked.islice(low, high) if keep(lead := self._leads[lead_id])]
                 total = len(matching)
-                page = [lead.view() for lead in matching[offset : offset + query.limit]]
+                page = [self._listed(lead) for lead in matching[offset : offset + query.limit]]
             return {"leads": page, "total": total, "page": query.page, "limit": query.limit}
+
+    def _listed(self, lead: LeadRecord) -> dict[str, Any]:
+        """A lead as GET /leads lists it: the lead, its score breakdown and the rulesets' names."""
+        primary = {r.kind: r.name for r in self._rulesets if r.primary}
+        return {
+            **lead.view(),
+            **lead.breakdown(self._rulesets),
+            "ruleset_names": {ruleset.ruleset_id: ruleset.name for ruleset in self._rulesets},
+            "engagement_primary_ruleset_name": primary.get("engagement"),
+            "profile_primary_ruleset_name": primary.get("profile"),
+        }
+
+    def get_score(self, scope: Scope, lead_id: str) -> dict[str, Any]:
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            return {"lead_id": lead.lead_id, "score": lead.score, **lead.breakdown(self._rulesets)}
+
+    def list_events(self, scope: Scope, lead_id: str, page: int, limit: int, event_type: str | None) -> dict[str, Any]:
+        """The lead's events, newest first (ties by id, descending)."""
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            events = [e for e in lead.events if event_type is None or e.event_type == event_type]
+            events.sort(key=lambda event: (event.at, event.event_id), reverse=True)
+            offset = (page - 1) * limit
+            return {
+                "events": [
+                    {
+                        "id": event.event_id,
+                        "lead_id": lead.lead_id,
+                        "event_type": event.event_type,
+                        "metadata": dict(event.metadata),
+                        "created_at": format_timestamp(event.at),
+                    }
+                    for event in events[offset : offset + limit]
+                ],
+                "total": len(events),
+                "page": page,
+                "limit": limit,
+            }
+
+    def top_leads(self, scope: Scope, limit: int) -> dict[str, Any]:
+        """The first `limit` leads of the ranking GET /leads pages through."""
+        with self._lock:
+            ranked = self._ranked.get(scope, SortedList())
+            leads = [self._leads[lead_id] for _, lead_id in ranked.islice(0, limit)]
+            return {"leads": [self._top(lead) for lead in leads]}
+
+    @staticmethod
+    def _top(lead: LeadRecord) -> dict[str, Any]:
+        last = lead.last_event
+        return {
+            "lead_id": lead.lead_id,
+            "score": lead.score,
+            "last_event_at": format_timestamp(last.at) if last else None,
+        }
+
+    def score_gains(self, scope: Scope, range_name: str, limit: int) -> dict[str, Any]:
+        """Leads with an event in the range, by gain over the primary ruleset's hourly snapshot at its start."""
+        with self._lock:
+            span = window(range_name, self._clock())
+            gains = []
+            for _, lead_id in self._ranked.get(scope, SortedList()):
+                lead = self._leads[lead_id]
+                if not any(event.at in span for event in lead.events):
+                    continue
+                before = score_at(self._primary, lead.events, lead.score_reset_at, floor_hour(span.start))
+                gains.append((lead.score - before, lead))
+            gains.sort(key=lambda item: (-item[0], item[1].lead_id))
+            return {"leads": [{**self._top(lead), "score_gain": gain} for gain, lead in gains[:limit]]}
 
     def _filter(self, query: LeadQuery) -> Callable[[LeadRecord], bool]:
         """The scanning filters of a query as one predicate; its time windows are computed once."""
@@ -370,7 +463,7 @@ class LeadStore:
         with self._lock:
             lead = self._visible(scope, lead_id)
             now = self._clock()
-            body = explain(self._primary, lead.events, lead.score_reset_at, now - timedelta(hours=hours), now, hours)
+            body = explain(self._rulesets, lead.events, lead.score_reset_at, now - timedelta(hours=hours), now, hours)
             reset = lead.score_reset_at
             body["score_reset_at"] = format_timestamp(reset) if reset else None
             return body
@@ -436,6 +529,15 @@ class LeadStore:
             lead.metadata = merged
             self._touch(lead, self._clock())
             return lead.view()
+
+    def set_owner(self, scope: Scope, lead_id: str, owner_id: str | None, owner_name: str | None) -> dict[str, Any]:
+        """POST /leads/{id}/owner: assign when an id or a name is given, else unassign."""
+        with self._lock:
+            lead = self._visible(scope, lead_id)
+            assigned = owner_id is not None or owner_name is not None
+            lead.owner_id, lead.owner_name = (owner_id, owner_name) if assigned else (None, None)
+            self._touch(lead, self._clock())
+            return {"status": "ok", "message": "owner assigned" if assigned else "owner unassigned"}
 
     def delete_lead(self, scope: Scope, lead_id: str) -> dict[str, Any]:
         """The lead disappears at once; its deletion completes (or fails) after the deletion delay."""

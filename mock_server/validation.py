@@ -70,14 +70,39 @@ def _pointer(parts: Sequence[Any]) -> str:
     return "".join("/" + str(part).replace("~", "~0").replace("/", "~1") for part in parts)
 
 
-def _alternatives(spec: Contract, error: ValidationError) -> str:
-    """A readable message for oneOf/anyOf over `required` alternatives (e.g. aliases or lead_id)."""
+def _forms(spec: Contract, error: ValidationError) -> list[tuple[str, tuple[str, ...]]] | None:
+    """The alternatives of a oneOf/anyOf as (schema pointer, the required names that tell it apart)."""
     options = spec.at(error.schema_path)
-    names = [opt["required"][0] for opt in options if len(opt.get("required", [])) == 1]
-    if names and len(names) == len(options):
-        quoted = " or ".join(f"'{name}'" for name in names)
-        return f"send exactly one of {quoted}" if error.kind.name == "oneOf" else f"send {quoted}"
-    return error.message
+    pointer = "/" + "/".join(str(part) for part in error.schema_path)
+    forms = []
+    for index, option in enumerate(options):
+        where = option["$ref"].removeprefix("#") if "$ref" in option else f"{pointer}/{index}"
+        forms.append((where, tuple(spec.resolve(option).get("required", []))))
+    common = set.intersection(*(set(names) for _, names in forms)) if forms else set()
+    distinct = [(where, tuple(n for n in names if n not in common)) for where, names in forms]
+    return distinct if distinct and all(names for _, names in distinct) else None
+
+
+def _alternatives(spec: Contract, error: ValidationError, instance: Any) -> tuple[str, str | None]:
+    """A readable message for oneOf/anyOf over forms told apart by required names (aliases, lead_id,
+    the deprecated alias): when the value has exactly one form's names, that form's pointer to explain."""
+    forms = _forms(spec, error)
+    if forms is None:
+        return error.message, None
+    present = [where for where, names in forms if isinstance(instance, dict) and all(n in instance for n in names)]
+    if len(present) == 1 and not any(
+        name in instance for where, names in forms if where != present[0] for name in names
+    ):
+        return error.message, present[0]
+    quoted = ", ".join(" and ".join(f"'{name}'" for name in names) for _, names in forms)
+    quoted = " or ".join(quoted.rsplit(", ", 1))
+    return (f"send exactly one of {quoted}" if error.kind.name == "oneOf" else f"send {quoted}"), None
+
+
+def _at(instance: Any, path: Sequence[Any]) -> Any:
+    for part in path:
+        instance = instance[part]
+    return instance
 
 
 def _message(error: ValidationError) -> str:
@@ -115,7 +140,12 @@ def _errors(
         elif kind.name == "required":
             yield FieldError(location, name or f"{where}/{kind.property}", f"'{kind.property}' is required")
         elif kind.name in ("oneOf", "anyOf"):
-            yield FieldError(location, name or where, _alternatives(spec, error))
+            message, form = _alternatives(spec, error, _at(instance, error.instance_path))
+            if form is None:
+                yield FieldError(location, name or where, message)
+            else:  # the value has one form's fields: what is wrong within that form
+                for inner in _errors(spec, spec.validator(form), _at(instance, error.instance_path), location, name):
+                    yield FieldError(inner.location, inner.name if name else where + inner.name, inner.detail)
         else:
             yield FieldError(location, name or where, _message(error))
 
@@ -145,14 +175,17 @@ class RequestValidator:
         query: Mapping[str, Sequence[str]],
         content_type: str | None,
         body: bytes,
+        cookies: Mapping[str, str] | None = None,
     ) -> ValidRequest:
         errors: list[FieldError] = []
-        values: dict[str, dict[str, Any]] = {"path": {}, "query": {}}
+        values: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "cookie": {}}
         for parameter in operation.parameters:
             if parameter.location == "path":
                 raw_values: Sequence[str] = [path[parameter.name]] if parameter.name in path else []
             elif parameter.location == "query":
                 raw_values = query.get(parameter.name, [])
+            elif parameter.location == "cookie":
+                raw_values = [cookies[parameter.name]] if cookies and parameter.name in cookies else []
             else:
                 continue
             errors += self._parameter(parameter, raw_values, values[parameter.location])

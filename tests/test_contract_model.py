@@ -101,6 +101,9 @@ def test_places_of_lead_ids_and_aliases_are_derived_from_the_spec(spec: Contract
         ("lead", ("lead_id",)),
         ("lead-alias", ("aliases", "*", "raw_value")),
         ("lead-alias-kind", ("aliases", "*", "alias_kind")),
+        # The deprecated top-level form (still accepted): its value $refs AliasValue, so it is a place too.
+        ("lead-alias", ("alias",)),
+        ("lead-alias-kind", ("alias_kind",)),
     }
     by_alias = {(place.identifies, place.name) for place in spec.operations["getLeadByAlias"].places}
     assert by_alias == {("lead-alias", "value"), ("lead-alias-kind", "kind")}

@@ -108,7 +108,7 @@ def test_ingest_creates_a_lead_that_by_alias_finds_and_scores_it(client: FlaskCl
 def test_ingest_validation_and_limits(client: FlaskClient) -> None:
     both = {"event_type": "x", "lead_id": "ld_123", "aliases": [{"alias_kind": "email", "raw_value": "a@b.c"}]}
     assert problem(client.post("/ingest", json=both, headers=AUTH))["errors"][0]["detail"] == (
-        "send exactly one of 'aliases' or 'lead_id'"
+        "send exactly one of 'aliases', 'lead_id' or 'alias_kind' and 'alias'"
     )
     assert field_names(client.post("/ingest", json={"lead_id": "ld_123"}, headers=AUTH)) == {"/event_type"}
     bad_time = {"event_type": "x", "lead_id": "ld_123", "timestamp": "yesterday"}

@@ -19,7 +19,7 @@ from leadvibe_contract.contract import HTTP_METHODS, Contract, default_spec_path
 SEED_PAGE = Path(__file__).parent / "data" / "lead-detail-api.txt"
 URI = "urn:test:openapi"
 
-# The operations issue 2 asks for: operationId -> (method, path).
+# The operations of the contract (issues 2 and 8): operationId -> (method, path).
 EXPECTED_OPERATIONS = {
     "getLead": ("get", "/lead/{leadID}"),
     "getLeadByPluralPath": ("get", "/leads/{leadID}"),
@@ -35,6 +35,24 @@ EXPECTED_OPERATIONS = {
     "ingestEvent": ("post", "/ingest"),
     "listOrgUnits": ("get", "/org-units"),
     "setActiveOrgUnit": ("post", "/org-units/active"),
+    "getLeadScore": ("get", "/score/{leadID}"),
+    "getLeadScoreByPluralPath": ("get", "/leads/{leadID}/score"),
+    "listLeadEvents": ("get", "/events/{leadID}"),
+    "listTopLeads": ("get", "/top-leads"),
+    "listScoreGains": ("get", "/score-gains"),
+    "setLeadOwner": ("post", "/leads/{leadID}/owner"),
+}
+# Where the docs show or name service-account credentials (HTTP Basic) besides PATs (docs §1.2, §1.3).
+BASIC_OPERATIONS = {"ingestEvent", "getLeadByAlias", "setActiveOrgUnit"}
+# Schemas of request bodies only: closed. Every other object schema is a response's: open for extension.
+REQUEST_SCHEMAS = {
+    "LeadUpdate",
+    "AliasInput",
+    "IngestEventByAliases",
+    "IngestEventByLeadId",
+    "IngestEventByLegacyAlias",
+    "ActiveOrgUnitRequest",
+    "OwnerAssignment",
 }
 
 
@@ -95,15 +113,19 @@ def test_it_holds_exactly_the_operations_of_the_contract(document: dict[str, Any
     assert found == EXPECTED_OPERATIONS
 
 
-def test_every_operation_is_documented_and_bearer_protected(document: dict[str, Any]) -> None:
-    scheme = document["components"]["securitySchemes"]["bearerAuth"]
-    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+def test_every_operation_is_documented_and_protected(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert (schemes["bearerAuth"]["type"], schemes["bearerAuth"]["scheme"]) == ("http", "bearer")
+    assert (schemes["basicAuth"]["type"], schemes["basicAuth"]["scheme"]) == ("http", "basic")
     assert document["security"] == [{"bearerAuth": []}]
     for path, method, item, operation in operations(document):
         label = f"{method.upper()} {path}"
         assert operation.get("summary"), label
         assert operation.get("description"), label
-        assert operation.get("security", document["security"]) == [{"bearerAuth": []}], label
+        expected: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+        if operation["operationId"] in BASIC_OPERATIONS:
+            expected.append({"basicAuth": []})
+        assert operation.get("security", document["security"]) == expected, label
         for raw in item.get("parameters", []) + operation.get("parameters", []):
             parameter = resolve_ref(document, raw)
             assert parameter.get("description"), f"{label}: {parameter['name']}"
@@ -141,10 +163,38 @@ def test_every_operation_documents_its_errors(document: dict[str, Any]) -> None:
                 assert list(response["content"]) == ["application/json"], f"{label} {status}"
 
 
-def test_object_schemas_with_properties_are_closed(document: dict[str, Any]) -> None:
-    for pointer, node in walk(document["components"]["schemas"], "/components/schemas"):
-        if isinstance(node, dict) and "properties" in node and node.get("type") == "object":
-            assert node.get("additionalProperties") is False, f"{pointer} must be closed"
+def test_request_bodies_are_closed_and_responses_open_for_extension(document: dict[str, Any]) -> None:
+    closed = set()
+    for name, schema in document["components"]["schemas"].items():
+        for pointer, node in walk(schema, f"/components/schemas/{name}"):
+            if isinstance(node, dict) and "properties" in node and node.get("additionalProperties") is False:
+                closed.add(name)
+                assert name in REQUEST_SCHEMAS, f"{pointer}: a response object must stay open for extension"
+    assert closed == REQUEST_SCHEMAS
+
+
+def _validator(spec: Contract, operation_id: str, status: int, *, closed: bool) -> Any:
+    operation = spec.operations[operation_id]
+    validator = (operation.closed_responses if closed else operation.responses)[status]
+    assert validator is not None
+    return validator
+
+
+def test_the_closed_copy_holds_responses_to_exactly_their_declared_fields(spec: Contract) -> None:
+    lead = dict(spec.document["components"]["examples"]["LeadJaneSmith"]["value"])
+    assert _validator(spec, "getLead", 200, closed=False).is_valid({**lead, "extra": 1})  # tolerant reader
+    closed_lead = _validator(spec, "getLead", 200, closed=True)
+    assert closed_lead.is_valid(lead)
+    assert not closed_lead.is_valid({**lead, "extra": 1})
+    assert not closed_lead.is_valid({**lead, "score": "75"})
+    listed = spec.document["paths"]["/leads"]["get"]["responses"]["200"]["content"]["application/json"]["example"]
+    page = _validator(spec, "listLeads", 200, closed=True)
+    assert page.is_valid(listed)  # allOf parts are closed as a whole, not one by one
+    assert not page.is_valid({**listed, "leads": [{**listed["leads"][0], "extra": 1}]})
+    error = {"in": "body", "name": "", "detail": "x"}
+    problem = {"type": "/p", "title": "t", "status": 400, "detail": "d", "errors": [error]}
+    assert _validator(spec, "getLead", 400, closed=True).is_valid(problem)
+    assert not _validator(spec, "getLead", 400, closed=True).is_valid({**problem, "code": 7})
 
 
 def test_every_link_names_an_existing_operation_and_parameter(document: dict[str, Any]) -> None:
@@ -173,7 +223,7 @@ def test_schemathesis_builds_a_state_machine_from_the_links() -> None:
     machine = schema.as_state_machine()
     transitions = [name for name in vars(machine) if "___20" in name]
     assert any(name.startswith("DELETE_lead") and "GetLeadDeletionStatus" in name for name in transitions)
-    assert any(name.startswith("POST_ingest") and "GetLeadByAlias" in name for name in transitions)
+    assert any(name.startswith("POST_ingest") and "ListLeadEvents" in name for name in transitions)
 
 
 def _examples(document: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
@@ -213,15 +263,47 @@ def test_the_seed_pages_get_example_is_a_lead_exactly_as_printed(python_validato
     assert list(python_validator("/components/schemas/Lead").iter_errors(printed)) == []
 
 
-def test_every_gap_the_spec_fills_is_marked_as_a_decision(document: dict[str, Any]) -> None:
+def _decisions(document: dict[str, Any]) -> list[tuple[str, str]]:
+    return [
+        (pointer, text)
+        for pointer, node in walk(document)
+        if isinstance(node, dict) and "x-decisions" in node
+        for text in node["x-decisions"]
+    ]
+
+
+def test_every_gap_the_spec_fills_is_recorded_as_a_decision_outside_consumer_text(document: dict[str, Any]) -> None:
     text = default_spec_path().read_text(encoding="utf-8")
-    assert text.count("Decision:") >= 25
+    assert "Decision:" not in text, "decisions live in x-decisions, not in descriptions or summaries"
+    decisions = _decisions(document)
+    assert len(decisions) >= 40
+    assert all(isinstance(decision, str) and len(decision) > 20 for _, decision in decisions)
     for operation_id in (
         "getLeadDeletionStatus",
         "updateLead",
         "getScoreHistory",
         "listLeads",
         "ingestEvent",
+        "getScoreExplain",
+        "listScoreGains",
+        "setLeadOwner",
     ):
         _, _, _, operation = next(op for op in operations(document) if op[3]["operationId"] == operation_id)
-        assert "Decision:" in operation["description"], operation_id
+        assert operation.get("x-decisions"), operation_id
+
+
+@pytest.mark.parametrize(
+    ("where", "words"),
+    [
+        ("/paths/~1leads/get", "on purpose"),  # pagination metadata: on purpose (docs §9)
+        ("/info", "Active OU must be set"),  # docs §1.3
+        ("/info", "HTTP Basic"),  # docs §1.2
+        ("/paths/~1ingest/post", "still accepted"),  # docs §11.1
+        ("/components/schemas/Score", "can be enabled"),  # docs §15
+        ("/paths/~1lead~1{leadID}~1score-explain/get", "absolute"),  # docs §7
+    ],
+)
+def test_each_contradiction_of_the_docs_has_a_recorded_decision(
+    document: dict[str, Any], where: str, words: str
+) -> None:
+    assert any(pointer.startswith(where) and words in text for pointer, text in _decisions(document)), where

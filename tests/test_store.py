@@ -270,7 +270,8 @@ def test_score_explain_reports_drivers_decay_inorganic_and_reset(lead_store: Lea
     assert reset["score_reset_at"] == "2026-11-23T12:00:00Z"
     assert [d["rule_id"] for d in reset["top_drivers"]] == ["rl_pricing_view", "rl_email_click"]
     assert lead_store.get_lead(DEFAULT, "ld_score_reset")["score"] == 15
-    assert reset["snapshot"][0] == {"event_type": "webinar_attend", "weight": 30}
+    # The snapshot sums the weights of the active rulesets: demo_request is 25 (engagement) + 20 (profile fit).
+    assert reset["snapshot"][0] == {"event_type": "demo_request", "weight": 45}
     assert lead_store.score_explain(DEFAULT, "ld_123", 24)["top_drivers"] == []  # its events are old
 
 
@@ -284,7 +285,7 @@ def test_score_history_is_hourly_per_ruleset_within_the_retention(lead_store: Le
     scores = [snapshot["score"] for snapshot in snapshots]
     assert (scores[0], scores[-1]) == (10, 15)  # a pricing view after the reset; then an email click
     both = lead_store.score_history(DEFAULT, "ld_score_reset", start, clock.now, None)
-    assert both["count"] == 98
+    assert both["count"] == 49 * 3  # every ruleset: two engagement rulesets and one profile ruleset
     old = lead_store.score_history(DEFAULT, "ld_123", datetime(2025, 1, 1, tzinfo=UTC), clock.now, None)
     first = parse_timestamp(old["snapshots"][0]["snapshot_at"])
     assert first >= clock.now - timedelta(days=91)  # 90-day retention

@@ -56,3 +56,19 @@ def list_leads(call: Call) -> Reply:
         created_range=query.get("range"),
     )
     return Reply(200, call.store.list_leads(call.scope, lead_query))
+
+
+@handles("listLeadEvents")
+def list_lead_events(call: Call) -> Reply:
+    query = call.request.query
+    lead_id = call.request.path["leadID"]
+    return Reply(
+        200, call.store.list_events(call.scope, lead_id, query["page"], query["limit"], query.get("event_type"))
+    )
+
+
+@handles("setLeadOwner")
+def set_lead_owner(call: Call) -> Reply:
+    body = call.request.body
+    lead_id = call.request.path["leadID"]
+    return Reply(200, call.store.set_owner(call.scope, lead_id, body.get("owner_id"), body.get("owner_name")))

@@ -24,3 +24,20 @@ def get_score_history(call: Call) -> Reply:
     start = query.get("start_date", end - days if end - MIN_TIME > days else MIN_TIME)
     lead_id = call.request.path["leadID"]
     return Reply(200, call.store.score_history(call.scope, lead_id, start, end, query.get("ruleset_id")))
+
+
+@handles("getLeadScore")
+@handles("getLeadScoreByPluralPath")
+def get_lead_score(call: Call) -> Reply:
+    return Reply(200, call.store.get_score(call.scope, call.request.path["leadID"]))
+
+
+@handles("listTopLeads")
+def list_top_leads(call: Call) -> Reply:
+    return Reply(200, call.store.top_leads(call.scope, call.request.query["limit"]))
+
+
+@handles("listScoreGains")
+def list_score_gains(call: Call) -> Reply:
+    query = call.request.query
+    return Reply(200, call.store.score_gains(call.scope, query["range"], query["limit"]))

@@ -87,7 +87,7 @@ def gate(
         output, _ = process.communicate(timeout=600)
         reports = tmp / "reports"
         junit = reports / "contracts-live.xml"
-        summaries = [reports / name for name in ("summary.md", "summary.html", "summary.json")]
+        summaries = [reports / name for name in ("summary.md", "summary.html", "summary.json", "drift.json")]
         return Result(
             process.returncode,
             output,
@@ -159,7 +159,8 @@ def test_no_credential_appears_in_any_output_or_report(results: dict[str, Result
     assert TOKEN not in result.output
     assert TOKEN not in result.junit
     assert "ST101" in result.summary  # the summary has the failure ...
-    assert TOKEN not in result.summary  # ... and not the credential
+    assert '"received"' in result.summary  # ... the drift report has the echoing field ...
+    assert TOKEN not in result.summary  # ... and neither has the credential
 
 
 def test_the_request_budget_is_never_exceeded_and_cleanup_keeps_its_reserve(results: dict[str, Result]) -> None:

@@ -1,0 +1,102 @@
+"""Semantic contracts of the lead endpoints added from complete doc pages (issue 8), and the spec's
+authentication schemes. Reads run everywhere; the writes only on the run's own leads (LEADVIBE_ALLOW_WRITES=1)."""
+
+from __future__ import annotations
+
+from contracts.ownership import OwnedLeads
+from contracts.probes import send
+from contracts.run import Run
+from contracts.verdict import expect, expect_status
+from leadvibe_contract.examples import example_request
+
+
+def test_the_score_endpoints_agree_with_the_lead(run: Run, lead_ids: list[str]) -> None:
+    for lead_id in lead_ids[:5]:
+        lead = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
+        for path in (f"/score/{lead_id}", f"/leads/{lead_id}/score"):
+            score = run.client.request("GET", path, token=run.token)
+            expect_status(score, 200, "score_agrees", path)
+            body = score.json()
+            expect(body["lead_id"] == lead_id, "score_agrees", "another lead's score", score)
+            expect(body["score"] == lead.json()["score"], "score_agrees", "score differs from the lead's", score, lead)
+            if body["ruleset_id"]:
+                primary = body["engagement_scores"].get(body["ruleset_id"])
+                expect(primary == body["score"], "score_agrees", "score is not the primary ruleset's", score)
+
+
+def test_top_leads_are_sorted_and_agree_with_the_list(run: Run) -> None:
+    limit = int(run.contract.operations["listTopLeads"].parameter("limit").default)
+    top = run.client.request("GET", "/top-leads", token=run.token)
+    expect_status(top, 200, "top_leads", "GET /top-leads")
+    leads = top.json()["leads"]
+    expect(len(leads) <= limit, "top_leads", f"more than the default limit {limit}", top)
+    scores = [lead["score"] for lead in leads]
+    expect(scores == sorted(scores, reverse=True), "top_leads", "not highest score first", top)
+    listed = run.client.request("GET", "/leads", token=run.token, params={"limit": limit})
+    expect_status(listed, 200, "top_leads", "GET /leads")
+    expected = [lead["score"] for lead in listed.json()["leads"]]
+    expect(scores == expected, "top_leads", "the top scores are not the list's first page", top, listed)
+
+
+def test_score_gains_are_largest_first_and_scores_are_current(run: Run) -> None:
+    response = run.client.request("GET", "/score-gains", token=run.token, params={"limit": 20})
+    expect_status(response, 200, "score_gains", "GET /score-gains")
+    gains = response.json()["leads"]
+    values = [lead["score_gain"] for lead in gains]
+    expect(values == sorted(values, reverse=True), "score_gains", "not largest gain first", response)
+    for item in gains[:3]:
+        score = run.client.request("GET", f"/score/{item['lead_id']}", token=run.token)
+        expect(score.json()["score"] == item["score"], "score_gains", "score differs from the lead's", response, score)
+
+
+def test_an_ingested_event_appears_in_the_leads_events(run: Run, owned: OwnedLeads) -> None:
+    lead_id = owned.create()
+    accepted = run.client.request(
+        "POST", "/ingest", token=run.token, json_body={"event_type": "email_click", "lead_id": lead_id}
+    )
+    expect_status(accepted, 202, "events_record_ingest", "ingest by lead id")
+    events = run.client.request("GET", f"/events/{lead_id}", token=run.token)
+    expect_status(events, 200, "events_record_ingest", "the lead's events")
+    listed = events.json()["events"]
+    expect(all(event["lead_id"] == lead_id for event in listed), "events_record_ingest", "another lead's event", events)
+    expect(
+        accepted.json()["event_id"] in {event["id"] for event in listed},
+        "events_record_ingest",
+        "the ingested event is not among the lead's events",
+        accepted,
+        events,
+    )
+    times = [event["created_at"] for event in listed]
+    expect(times == sorted(times, reverse=True), "events_record_ingest", "events are not newest first", events)
+
+
+def test_an_owner_set_by_post_is_what_get_returns(run: Run, owned: OwnedLeads) -> None:
+    lead_id = owned.create()
+    name = f"Owner {run.target.run_id}"
+    assigned = run.client.request(
+        "POST", f"/leads/{lead_id}/owner", token=run.token, json_body={"owner_id": "usr_lvc", "owner_name": name}
+    )
+    expect_status(assigned, 200, "owner_persists", "assign an owner")
+    lead = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
+    expect(lead.json()["owner_name"] == name, "owner_persists", "GET does not return the owner set", assigned, lead)
+    unassigned = run.client.request("POST", f"/leads/{lead_id}/owner", token=run.token, json_body={"owner_id": None})
+    expect_status(unassigned, 200, "owner_persists", "unassign the owner")
+    lead = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
+    expect(lead.json()["owner_name"] is None, "owner_persists", "the owner is still set", unassigned, lead)
+
+
+def test_every_401_challenges_each_scheme_the_operation_declares(run: Run, lead_ids: list[str]) -> None:
+    """Loops over the spec's security schemes: a 401 names every HTTP scheme the operation accepts."""
+    schemes = run.contract.document["components"]["securitySchemes"]
+    operations = run.contract.operations_where(write=False if run.target.live and not run.target.allow_writes else None)
+    for operation in operations:
+        requirements = operation.raw.get("security", run.contract.document["security"])
+        names = [schemes[name]["scheme"].capitalize() for requirement in requirements for name in requirement]
+        request = example_request(run.contract, operation.operation_id, lead_id=lead_ids[0])
+        if operation.is_write and run.owned is not None:
+            continue  # a write without credentials is judged by test_writes; nothing here may change data
+        response = send(run.client, request, None)
+        expect(response.status == 401, "auth_schemes", f"{request.label} without credentials", response)
+        challenge = response.headers.get("www-authenticate", "")
+        for name in names:
+            expect(name in challenge, "auth_schemes", f"{request.label}: the challenge does not name {name}", response)
