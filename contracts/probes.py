@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from hypothesis import note
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
@@ -32,15 +33,22 @@ def send(client: ApiClient, request: ExampleRequest, token: str | None) -> ApiRe
 
 def listed_lead_ids(run: Run, token: str, pages: int = 2, limit: int = 50) -> list[str]:
     """Lead ids the token can see, read from the first pages of GET /leads."""
+    return listing(run, token, pages, limit)[0]
+
+
+def listing(run: Run, token: str, pages: int = 2, limit: int = 50) -> tuple[list[str], list[ApiResponse]]:
+    """The lead ids of the first pages of GET /leads, with the responses (a failure's reproducers)."""
     ids: list[str] = []
+    responses: list[ApiResponse] = []
     for page in range(1, pages + 1):
         response = run.client.request("GET", "/leads", token=token, params={"page": page, "limit": limit})
         expect(response.status == 200, "list_leads", "GET /leads did not answer 200", response)
+        responses.append(response)
         body = response.json()
         ids += [lead["lead_id"] for lead in body["leads"]]
-        if page * limit >= body["total"]:
+        if page * limit >= body.get("total", 0):
             break
-    return ids
+    return ids, responses
 
 
 @dataclass(frozen=True)
@@ -84,3 +92,10 @@ def expect_rules(run: Run, operation_id: str, path: str, params: dict[str, Any],
     elif verdict is None:
         expect(response.status != 400, contract, f"a 400 for {params} that breaks no rule of the spec", response)
     return response
+
+
+def show(**values: Any) -> None:
+    """Name the drawn values in a failure's report: Hypothesis cannot print values Schemathesis generated
+    (they showed as blank, `updates=,`), so each is noted with its repr."""
+    for name, value in values.items():
+        note(f"{name} = {value!r}")

@@ -3,6 +3,8 @@ authentication schemes. Reads run everywhere; the writes only on the run's own l
 
 from __future__ import annotations
 
+import time
+
 from contracts.ownership import OwnedLeads
 from contracts.probes import send
 from contracts.run import Run
@@ -55,9 +57,14 @@ def test_an_ingested_event_appears_in_the_leads_events(run: Run, owned: OwnedLea
         "POST", "/ingest", token=run.token, json_body={"event_type": "email_click", "lead_id": lead_id}
     )
     expect_status(accepted, 202, "events_record_ingest", "ingest by lead id")
-    events = run.client.request("GET", f"/events/{lead_id}", token=run.token)
-    expect_status(events, 200, "events_record_ingest", "the lead's events")
-    listed = events.json()["events"]
+    deadline = time.monotonic() + run.target.wait_timeout  # 202: the docs make ingest asynchronous
+    while True:
+        events = run.client.request("GET", f"/events/{lead_id}", token=run.token)
+        expect_status(events, 200, "events_record_ingest", "the lead's events")
+        listed = events.json()["events"]
+        if accepted.json()["event_id"] in {event["id"] for event in listed} or time.monotonic() > deadline:
+            break
+        time.sleep(0.25)
     expect(all(event["lead_id"] == lead_id for event in listed), "events_record_ingest", "another lead's event", events)
     expect(
         accepted.json()["event_id"] in {event["id"] for event in listed},

@@ -12,10 +12,10 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from contracts.probes import CLOCK_SKEW, expect_rules, listed_lead_ids, now, send, walk_pages
+from contracts.probes import CLOCK_SKEW, expect_rules, listing, now, send, show, walk_pages
 from contracts.run import Run
 from contracts.timestamps import format_timestamp, parse_timestamp
-from contracts.verdict import expect, expect_status
+from contracts.verdict import Findings, expect, expect_status
 from leadvibe_contract.examples import example_request
 from leadvibe_contract.windows import window
 
@@ -68,6 +68,7 @@ def test_list_pagination_is_consistent_and_filters_are_honoured(run: Run) -> Non
     @run.settings(15)
     @given(limit=st.integers(limit["minimum"], limit["maximum"]), params=filters)
     def pages_are_consistent(limit: int, params: dict[str, Any]) -> None:
+        show(limit=limit, params=params)
         run.reset()
         if params.get("min_score", 0) > params.get("max_score", 10**9):
             params["max_score"] = params["min_score"]
@@ -158,27 +159,37 @@ def test_score_explain_honours_hours(run: Run, lead_ids: list[str]) -> None:
 
 
 def test_reads_without_a_valid_token_are_401_with_a_challenge(run: Run, lead_ids: list[str]) -> None:
+    findings = Findings()  # every operation and token is checked, whatever fails first
     for operation in run.contract.operations_where(write=False):
         request = example_request(run.contract, operation.operation_id, lead_id=lead_ids[0])
         for token in (None, f"kbn_pat_invalid_{run.target.run_id}"):
             response = send(run.client, request, token)
-            expect(response.status == 401, "requires_auth", f"{request.label} with token {token!r}", response)
+            findings.expect(response.status == 401, "requires_auth", f"{request.label} with token {token!r}", response)
             challenge = response.headers.get("www-authenticate", "")
-            expect(challenge.startswith("Bearer"), "requires_auth", "no WWW-Authenticate: Bearer challenge", response)
+            findings.expect(
+                challenge.startswith("Bearer"), "requires_auth", f"{request.label}: no Bearer challenge", response
+            )
+    findings.check()
 
 
 def test_leads_of_one_ou_are_invisible_to_another_on_every_read(
     run: Run, lead_ids: list[str], other_tokens: tuple[str, ...]
 ) -> None:
     reads = [op for op in run.contract.operations_where(write=False) if op.names_a_lead]
+    findings = Findings()
+    mine_listed, my_pages = listing(run, run.token)
     for other_token in other_tokens:
-        mine = set(lead_ids)
-        theirs = set(listed_lead_ids(run, other_token))
-        expect(not mine & theirs, "ou_isolation", f"both tokens list {sorted(mine & theirs)[:5]}")
+        mine = set(lead_ids) | set(mine_listed)
+        listed, their_pages = listing(run, other_token)
+        theirs = set(listed)
+        shared = sorted(mine & theirs)[:5]
+        findings.expect(not shared, "ou_isolation", f"both tokens list {shared}", *my_pages[:1], *their_pages[:1])
         for lead_id in lead_ids[:5]:
             for operation in reads:
-                response = send(run.client, example_request(run.contract, operation.operation_id, lead_id), other_token)
-                expect(response.status == 404, "ou_isolation", f"another OU's lead {lead_id} is visible", response)
+                request = example_request(run.contract, operation.operation_id, lead_id)
+                response = send(run.client, request, other_token)
+                findings.expect(response.status == 404, "ou_isolation", f"another OU's lead {lead_id}", response)
         for lead_id in sorted(theirs)[:5]:
             response = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
-            expect(response.status == 404, "ou_isolation", f"the other token's lead {lead_id} is visible", response)
+            findings.expect(response.status == 404, "ou_isolation", f"the other token's lead {lead_id}", response)
+    findings.check()

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from contracts.client import ApiResponse
 from contracts.ownership import OwnedLeads
-from contracts.probes import body_strategy, send
+from contracts.probes import body_strategy, send, show
 from contracts.run import Run
 from contracts.timestamps import parse_timestamp
-from contracts.verdict import expect, expect_status
+from contracts.verdict import Findings, expect, expect_status
 from leadvibe_contract.examples import ExampleRequest, example_request
 
 
@@ -58,6 +58,7 @@ def test_what_put_writes_get_returns_and_updated_at_only_advances(run: Run, owne
     @run.settings(15)
     @given(updates=st.lists(body_strategy(run, "updateLead"), min_size=1, max_size=4))
     def put_then_get(updates: list[dict[str, Any]]) -> None:
+        show(updates=updates)
         lead_id = owned.create()
         first = read(run, lead_id).json()
         previous = parse_timestamp(first["updated_at"])
@@ -85,6 +86,7 @@ def test_patch_merges_and_a_key_sent_as_null_is_removed(run: Run, owned: OwnedLe
     @run.settings(15)
     @given(patches=st.lists(body_strategy(run, "patchLeadMetadata"), min_size=1, max_size=4))
     def patches_merge(patches: list[dict[str, Any]]) -> None:
+        show(patches=patches)
         lead_id = owned.create()
         model = dict(read(run, lead_id).json()["metadata"])
         previous = parse_timestamp(read(run, lead_id).json()["updated_at"])
@@ -141,6 +143,7 @@ def test_ingest_with_a_new_alias_creates_a_lead_that_by_alias_finds(run: Run, ow
         event=st.sampled_from(["page_view", "Page View", "demo_request"]),
     )
     def ingest_creates(kind: str, event: str) -> None:
+        show(kind=kind, event=event)
         alias_kind, value = owned.marker(kind)
         unique_event = f"lvc {run.target.run_id} {event}"
         body = {"event_type": unique_event, "aliases": [{"alias_kind": alias_kind, "raw_value": value}]}
@@ -171,16 +174,18 @@ def test_ingest_with_a_new_alias_creates_a_lead_that_by_alias_finds(run: Run, ow
 def test_writes_without_a_valid_token_are_401_and_change_nothing(run: Run, owned: OwnedLeads) -> None:
     lead_id = owned.create()
     before = read(run, lead_id).json()
+    findings = Findings()  # every operation and token is checked, whatever fails first
     for operation in run.contract.operations_where(write=True):
         if operation.write is not None and operation.write.refusal is not None:
             continue  # the live gate never sends it (reported at the start of the run)
         request = safe_request(run, owned, operation.operation_id, lead_id)
         for token in (None, f"kbn_pat_invalid_{run.target.run_id}"):
             response = send(run.client, request, token)
-            expect(response.status == 401, "requires_auth", f"{request.label} with token {token!r}", response)
+            findings.expect(response.status == 401, "requires_auth", f"{request.label} with token {token!r}", response)
             challenge = response.headers.get("www-authenticate", "")
-            expect(challenge.startswith("Bearer"), "requires_auth", "no challenge", response)
-    expect(read(run, lead_id).json() == before, "requires_auth", "a refused write changed the lead")
+            findings.expect(challenge.startswith("Bearer"), "requires_auth", f"{request.label}: no challenge", response)
+    findings.expect(read(run, lead_id).json() == before, "requires_auth", "a refused write changed the lead")
+    findings.check()
 
 
 def test_another_ou_cannot_write_to_a_lead(run: Run, owned: OwnedLeads, other_tokens: tuple[str, ...]) -> None:

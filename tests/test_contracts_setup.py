@@ -18,6 +18,7 @@ from contracts.ownership import OwnedLeads
 from contracts.run import build_run
 from contracts.safety import LiveSafety, WriteRefused
 from contracts.target import Target, TargetError, target_from_env
+from contracts.verdict import ContractViolation, Findings
 from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 
 LIVE = {"LEADVIBE_TARGET": "live", "LEADVIBE_BASE_URL": "https://staging.example.com/", "LEADVIBE_TOKEN": "t"}
@@ -331,3 +332,15 @@ def test_the_live_runner_runs_with_the_mock_unimportable(tmp_path: Path) -> None
         server.close()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout
+
+
+def test_findings_report_every_sub_check_not_just_the_first() -> None:
+    findings = Findings()
+    findings.expect(True, "requires_auth", "fine")
+    findings.expect(False, "requires_auth", "no challenge")
+    findings.expect(False, "requires_auth", "an invalid token was accepted")
+    with pytest.raises(ContractViolation, match="2 violations") as raised:
+        findings.check()
+    assert "no challenge" in str(raised.value)
+    assert "an invalid token was accepted" in str(raised.value)
+    Findings().check()  # nothing found: nothing raised

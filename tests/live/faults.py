@@ -8,6 +8,7 @@ records every request it receives (method, path, time), so a test can count what
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import threading
@@ -33,6 +34,7 @@ class Faults:
     html_edge_methods: frozenset[str] = frozenset()  # answered by "the edge": 405 with an HTML body
     lying_by_alias: bool = False  # by-alias answers ld_123 for any alias the mock does not know
     drop_ingest: bool = False  # 202, and nothing stored
+    async_ingest: float = 0.0  # an ingest by alias: 202 at once, applied this many seconds later (a queue)
     echo_credentials: bool = False  # an authorized GET /org-units: 500 with the Authorization header in the body
     seed: int = 7
 
@@ -81,6 +83,8 @@ class FaultyTarget:
         ):
             echo = json.dumps({"error": "boom", "received": authorization}).encode()
             return _answer(start_response, "500 Internal Server Error", echo, [])
+        if faults.async_ingest and method == "POST" and path == "/ingest":
+            return self._queued_ingest(environ, start_response)
         if faults.drop_ingest and method == "POST" and path == "/ingest":
             # Judged like the real one (auth, validation) by a throwaway mock, then dropped: 202, nothing stored.
             status, headers, body = _call_with_headers(self._throwaway, environ)
@@ -93,6 +97,24 @@ class FaultyTarget:
         if faults.lag and path.startswith("/lead/") and path.count("/") == 2:
             return self._lagging(environ, start_response, method, path)
         return self.variant.app(environ, start_response)
+
+    def _queued_ingest(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """An event that creates or finds a lead by alias is queued: judged as the real ingest would judge
+        it (auth, validation), answered 202 at once, applied later. By-id events go straight through."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ = {**environ, "wsgi.input": io.BytesIO(body)}
+        if b'"lead_id"' in body:
+            return self.variant.app(environ, start_response)
+        status, headers, answer = _call_with_headers(self._throwaway, {**environ, "wsgi.input": io.BytesIO(body)})
+        if status.startswith("202"):
+            later = {**environ, "wsgi.input": io.BytesIO(body)}
+            timer = threading.Timer(self.faults.async_ingest, _call, args=(self.variant.app, later))
+            timer.daemon = True
+            timer.start()
+            answer = b'{"message":"Event accepted","event_id":"evt_queued"}'
+        kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
+        return _answer(start_response, status, answer, kept, _media_type(answer))
 
     def _lying_by_alias(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         status, body = _call(self.variant.app, environ)

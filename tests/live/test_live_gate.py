@@ -121,7 +121,7 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "lying_by_alias": lambda tmp: gate(tmp, Faults(lying_by_alias=True)),
     "echoed_credentials": lambda tmp: gate(tmp, Faults(echo_credentials=True), writes=False),
     "budget": lambda tmp: gate(tmp, Faults(), env={"LEADVIBE_MAX_REQUESTS": "400", "LEADVIBE_RATE_LIMIT": "100"}),
-    "transient": lambda tmp: gate(tmp, Faults(transient_rate=0.02)),
+    "transient": lambda tmp: gate(tmp, Faults(transient_rate=0.02, async_ingest=0.3)),
     "unavailable": lambda tmp: gate(tmp, Faults(always_unavailable_after=30), writes=False),
     "html_edge": lambda tmp: gate(tmp, Faults(html_edge_methods=frozenset({"TRACE"}))),
     "html_edge_probes_off": lambda tmp: gate(
@@ -174,7 +174,7 @@ def test_the_request_budget_is_never_exceeded_and_cleanup_keeps_its_reserve(resu
     assert fastest <= 100 + 2  # LEADVIBE_RATE_LIMIT=100: no burst beyond it, probes included
 
 
-def test_transient_answers_are_retried_and_a_correct_deployment_passes(results: dict[str, Result]) -> None:
+def test_a_correct_deployment_with_transient_answers_and_a_queued_ingest_passes(results: dict[str, Result]) -> None:
     result = results["transient"]
     assert result.code == 0, result.output[-4000:]
     assert "retried:" in result.output
