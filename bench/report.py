@@ -19,7 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.load import GET_LEAD, LIST_FILTERED, LIST_LEADS, Call, WrkResult, WrkSettings
+from bench.load import (
+    GET_LEAD,
+    LIST_ACTIVE,
+    LIST_BY_TYPE,
+    LIST_CREATED,
+    LIST_FILTERED,
+    LIST_LEADS,
+    Call,
+    WrkResult,
+    WrkSettings,
+)
 from bench.processes import NOISY_CORES, Memory
 from bench.scenarios import (
     LARGE_SEED,
@@ -33,6 +43,8 @@ from bench.scenarios import (
     find_server,
 )
 from bench.targets import LARGE_SEED_LEADS, PRISM
+
+INDEXED_FILTERS = (LIST_BY_TYPE, LIST_ACTIVE, LIST_CREATED)
 
 MIN_SPEEDUP = 2.0
 MAX_LIST_SLOWDOWN = 1.5
@@ -54,6 +66,7 @@ class Verdict:
 def evaluate(results: Results) -> list[Verdict]:
     verdicts = [_faster_than_prism(results, call) for call in (GET_LEAD, LIST_LEADS)]
     verdicts += [_flat_list(results, call) for call in (LIST_LEADS, LIST_FILTERED)]
+    verdicts += [_filter_near_unfiltered(results, call) for call in INDEXED_FILTERS]
     verdicts.append(_clean(results))
     return verdicts
 
@@ -69,6 +82,17 @@ def _faster_than_prism(results: Results, call: Call) -> Verdict:
     )
     detail += _busy(results.versus, [(MOCK, call), (PRISM, call)])
     return Verdict(target, speedup >= MIN_SPEEDUP and mock.p99_ms < prism.p99_ms, detail)
+
+
+def _filter_near_unfiltered(results: Results, call: Call) -> Verdict:
+    target = f"{call.label}: p50 at 100,000 leads ≤ 2× the unfiltered list's"
+    large = find_server(results.lists, LARGE_SEED)
+    filtered, unfiltered = _result(large, call), _result(large, LIST_LEADS)
+    if not filtered or not unfiltered:
+        return Verdict(target, None, "not measured (needs the list section)")
+    ratio = filtered.p50_ms / unfiltered.p50_ms
+    detail = f"{filtered.p50_ms:.2f} vs {unfiltered.p50_ms:.2f} ms = {ratio:.2f}×"
+    return Verdict(target, ratio <= 2, detail)
 
 
 def _flat_list(results: Results, call: Call) -> Verdict:
@@ -239,6 +263,14 @@ def _versus(runs: Sequence[ServerRun]) -> str:
     return "\n".join(["## Mock vs Prism", "", *_table(header, rows), "", note, *_failures(runs)])
 
 
+def _times(result: Any, baseline: Any) -> str:
+    """How many times the unfiltered list's p50 a request takes (the filters' target: at most 2x)."""
+    if not result or not baseline or not baseline.p50_ms:
+        return _MISSING
+    ratio = result.p50_ms / baseline.p50_ms
+    return f"{ratio:.2f}×" + ("" if ratio <= 2 else " (over 2×)")
+
+
 def _lists(runs: Sequence[ServerRun]) -> str:
     if not runs:
         return ""
@@ -256,6 +288,7 @@ def _lists(runs: Sequence[ServerRun]) -> str:
                 _ms(many, "p99_ms"),
                 _rps(small, call),
                 _rps(large, call),
+                _times(many, _result(large, LIST_LEADS)),
             ]
         )
     s = f"{_leads(small)} leads"
@@ -269,6 +302,7 @@ def _lists(runs: Sequence[ServerRun]) -> str:
         f"p99, {b}",
         f"req/s, {s}",
         f"req/s, {b}",
+        f"p50 vs unfiltered, {b}",
     ]
     title = f"## `{LIST_LEADS.label}`: list latency by store size"
     return "\n".join([title, "", *_table(header, rows), *_failures(runs)])

@@ -16,6 +16,10 @@ from bench import load, targets
 from bench.common import Environment, say
 from bench.load import (
     GET_LEAD,
+    LIST_ACTIVE,
+    LIST_BY_TYPE,
+    LIST_COMBINED,
+    LIST_CREATED,
     LIST_FILTERED,
     LIST_LEADS,
     PUT_LEAD,
@@ -40,7 +44,7 @@ from bench.processes import (
 from bench.targets import LARGE_SEED_LEADS, large_seed
 
 VERSUS_CALLS = (GET_LEAD, PUT_LEAD, LIST_LEADS)
-LIST_CALLS = (LIST_LEADS, LIST_FILTERED)
+LIST_CALLS = (LIST_LEADS, LIST_FILTERED, LIST_BY_TYPE, LIST_ACTIVE, LIST_CREATED, LIST_COMBINED)
 STARTUP_LAUNCHES = 3
 MOCK = "leadvibe-mock"
 SHIPPED_SEED = "leadvibe-mock, shipped seed"

@@ -27,6 +27,7 @@ class Window:
 
     start: datetime
     end: datetime
+    rolling: bool = False  # `Nd`: ends now, and slides with the clock; a calendar day does not
 
     def __contains__(self, moment: datetime) -> bool:
         return self.start <= moment < self.end
@@ -41,7 +42,7 @@ def window(value: str, now: datetime) -> Window:
     after now), `today` / `yesterday` calendar days in UTC."""
     match = _LAST_DAYS.match(value)
     if match:
-        return Window(now - timedelta(days=int(match["days"])), now + timedelta(microseconds=1))
+        return Window(now - timedelta(days=int(match["days"])), now + timedelta(microseconds=1), rolling=True)
     if value in _CALENDAR_DAYS:
         midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         start = midnight - timedelta(days=_CALENDAR_DAYS[value])

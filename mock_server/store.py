@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,12 +22,12 @@ from leadvibe_contract.contract import Contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, LimitReached, MetadataFull
+from mock_server.lead_index import LeadIndex
 from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores, score_at
 from mock_server.seed import LeadSeed, SeedData
 from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
 
 MILLISECOND = timedelta(milliseconds=1)
-_HIGHEST_ID = "\U0010ffff"
 
 
 @dataclass
@@ -73,6 +73,14 @@ class LeadRecord:
     @property
     def last_event(self) -> Event | None:
         return self.events[-1] if self.events else None
+
+    @property
+    def last_event_type(self) -> str | None:
+        return self.events[-1].event_type if self.events else None
+
+    @property
+    def last_event_at(self) -> datetime | None:
+        return self.events[-1].at if self.events else None
 
     @property
     def origin(self) -> datetime:
@@ -158,10 +166,16 @@ class StoreLimits:
     max_events_per_lead: int = 200
     max_aliases_per_lead: int = 50
     max_deletions_per_ou: int = 10_000
+    # The window values of the list filters (the spec's enums), each kept as an index of the list.
+    last_active_windows: tuple[str, ...] = ()
+    created_windows: tuple[str, ...] = ()
 
     @classmethod
     def from_spec(cls, spec: Contract) -> StoreLimits:
+        listing = spec.operations["listLeads"]
         return cls(
+            last_active_windows=tuple(listing.parameter("last_active").enum),
+            created_windows=tuple(listing.parameter("range").enum),
             max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]),
             retention=timedelta(days=int(spec.component_parameter("Days")["schema"]["maximum"])),
             max_leads_per_ou=spec.limit("x-max-leads-per-ou"),
@@ -182,11 +196,6 @@ class LeadQuery:
     event_type: str | None = None
     last_active: str | None = None
     created_range: str | None = None
-
-    @property
-    def scans(self) -> bool:
-        """Whether the filters need a scan; score bounds alone are answered from the ranking."""
-        return any(value is not None for value in (self.event_type, self.last_active, self.created_range))
 
 
 @dataclass(frozen=True)
@@ -226,7 +235,7 @@ class LeadStore:
         self._lock = threading.RLock()
         self._leads: dict[str, LeadRecord] = {}
         self._alias_owner: dict[tuple[str, str, str, str], str] = {}
-        self._ranked: dict[Scope, SortedList[tuple[int, str]]] = {}
+        self._index: dict[Scope, LeadIndex] = {}
         # Per OU, oldest first: only the newest max_deletions_per_ou are kept.
         self._deletions: dict[Scope, dict[str, Deletion]] = {}
         self.reset()
@@ -249,12 +258,16 @@ class LeadStore:
                 self._leads[lead.lead_id] = lead
                 for alias in lead.aliases:
                     self._alias_owner[self._alias_key(lead.scope, alias.kind, alias.value)] = lead.lead_id
-            by_scope: dict[Scope, list[tuple[int, str]]] = {}
-            for unit in self._seed.org_units:
-                by_scope[Scope(unit.org_id, unit.unit_id)] = []
+            self._index = {Scope(unit.org_id, unit.unit_id): self._new_index() for unit in self._seed.org_units}
             for lead in self._leads.values():
-                by_scope[lead.scope].append(lead.rank_key)
-            self._ranked = {scope: SortedList(keys) for scope, keys in by_scope.items()}
+                self._index.setdefault(lead.scope, self._new_index()).add(lead)
+
+    def _new_index(self) -> LeadIndex:
+        return LeadIndex(self._limits.last_active_windows, self._limits.created_windows)
+
+    def _ranking(self, scope: Scope) -> SortedList[tuple[int, str]]:
+        index = self._index.get(scope)
+        return index.ranked if index is not None else SortedList()
 
     def _materialize(self, seed: LeadSeed, now: datetime) -> LeadRecord:
         events = sorted(
@@ -304,13 +317,11 @@ class LeadStore:
         lead.changed()
 
     def _rescore(self, lead: LeadRecord, score: int) -> None:
-        if score == lead.score:
-            return
-        ranked = self._ranked[lead.scope]
-        ranked.remove(lead.rank_key)
-        lead.score = score
-        lead.changed()
-        ranked.add(lead.rank_key)
+        """A new score, or a new last event: the lists follow (`_index`)."""
+        if score != lead.score:
+            lead.score = score
+            lead.changed()
+        self._index[lead.scope].update(lead)
 
     def _new_id(self, prefix: str) -> str:
         while True:
@@ -353,25 +364,24 @@ class LeadStore:
             return {"lead_id": lead.lead_id, "email": email, "metadata": dict(lead.metadata)}
 
     def list_leads(self, scope: Scope, query: LeadQuery) -> dict[str, Any]:
-        """A page of the scope's leads. Score bounds use the ranking (O(log n)); other filters scan."""
+        """A page of the scope's leads, from the list indexes (no scan for a single filter)."""
         with self._lock:
-            ranked = self._ranked.get(scope, SortedList())
-            low, high = 0, len(ranked)
-            if query.max_score is not None:
-                low = ranked.bisect_left((-query.max_score, ""))
-            if query.min_score is not None:
-                high = ranked.bisect_right((-query.min_score, _HIGHEST_ID))
-            offset = (query.page - 1) * query.limit
-            if not query.scans:
-                total = max(0, high - low)
-                start = min(low + offset, high)
-                keys: Iterable[tuple[int, str]] = ranked.islice(start, min(start + query.limit, high))
-                page = [self._listed(self._leads[lead_id]) for _, lead_id in keys]
-            else:
-                keep = self._filter(query)
-                matching = [lead for _, lead_id in ranked.islice(low, high) if keep(lead := self._leads[lead_id])]
-                total = len(matching)
-                page = [self._listed(lead) for lead in matching[offset : offset + query.limit]]
+            index = self._index.get(scope)
+            total, lead_ids = (
+                index.page(
+                    self._clock(),
+                    min_score=query.min_score,
+                    max_score=query.max_score,
+                    event_type=query.event_type,
+                    last_active=query.last_active,
+                    created_range=query.created_range,
+                    offset=(query.page - 1) * query.limit,
+                    limit=query.limit,
+                )
+                if index is not None
+                else (0, [])
+            )
+            page = [self._listed(self._leads[lead_id]) for lead_id in lead_ids]
             return {"leads": page, "total": total, "page": query.page, "limit": query.limit}
 
     def _listed(self, lead: LeadRecord) -> dict[str, Any]:
@@ -416,8 +426,7 @@ class LeadStore:
     def top_leads(self, scope: Scope, limit: int) -> dict[str, Any]:
         """The first `limit` leads of the ranking GET /leads pages through."""
         with self._lock:
-            ranked = self._ranked.get(scope, SortedList())
-            leads = [self._leads[lead_id] for _, lead_id in ranked.islice(0, limit)]
+            leads = [self._leads[lead_id] for _, lead_id in self._ranking(scope).islice(0, limit)]
             return {"leads": [self._top(lead) for lead in leads]}
 
     @staticmethod
@@ -434,7 +443,7 @@ class LeadStore:
         with self._lock:
             span = window(range_name, self._clock())
             gains = []
-            for _, lead_id in self._ranked.get(scope, SortedList()):
+            for _, lead_id in self._ranking(scope):
                 lead = self._leads[lead_id]
                 if not any(event.at in span for event in lead.events):
                     continue
@@ -442,22 +451,6 @@ class LeadStore:
                 gains.append((lead.score - before, lead))
             gains.sort(key=lambda item: (-item[0], item[1].lead_id))
             return {"leads": [{**self._top(lead), "score_gain": gain} for gain, lead in gains[:limit]]}
-
-    def _filter(self, query: LeadQuery) -> Callable[[LeadRecord], bool]:
-        """The scanning filters of a query as one predicate; its time windows are computed once."""
-        now = self._clock()
-        active = window(query.last_active, now) if query.last_active else None
-        created = window(query.created_range, now) if query.created_range else None
-
-        def keep(lead: LeadRecord) -> bool:
-            last = lead.last_event
-            if query.event_type is not None and (last is None or last.event_type != query.event_type):
-                return False
-            if active is not None and (last is None or last.at not in active):
-                return False
-            return created is None or lead.created_at in created
-
-        return keep
 
     def score_explain(self, scope: Scope, lead_id: str, hours: int) -> dict[str, Any]:
         with self._lock:
@@ -545,7 +538,7 @@ class LeadStore:
             lead = self._visible(scope, lead_id)
             now = self._clock()
             del self._leads[lead_id]
-            self._ranked[scope].remove(lead.rank_key)
+            self._index[scope].remove(lead_id)
             for alias in lead.aliases:
                 self._alias_owner.pop(self._alias_key(scope, alias.kind, alias.value), None)
             kept = self._deletions.setdefault(scope, {})
@@ -611,7 +604,7 @@ class LeadStore:
         held = len(self._leads[owner].aliases) if owner is not None else 0
         if held + len(new_aliases) > self._limits.max_aliases_per_lead:
             raise LimitReached("lead's alias list", held, self._limits.max_aliases_per_lead)
-        if owner is None and (count := len(self._ranked[scope])) >= self._limits.max_leads_per_ou:
+        if owner is None and (count := len(self._index[scope])) >= self._limits.max_leads_per_ou:
             raise LimitReached("Organizational Unit", count, self._limits.max_leads_per_ou)
         if owner is not None:
             lead = self._leads[owner]
@@ -627,7 +620,7 @@ class LeadStore:
                 created_written=True,
             )
             self._leads[lead.lead_id] = lead
-            self._ranked[scope].add(lead.rank_key)
+            self._index[scope].add(lead)
         for (kind, value), existing in zip(request.aliases, owners, strict=True):
             key = self._alias_key(scope, kind, value)
             if existing is None and key not in self._alias_owner:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadvibe_contract.contract import Contract, load_contract
@@ -333,7 +334,7 @@ def test_concurrent_writes_lose_nothing_and_keep_the_indexes_consistent(lead_sto
     assert set(created) <= listed
     for lead_id in created[:50]:
         assert lead_store.get_lead(DEFAULT, lead_id)["metadata"]
-    ranked = list(lead_store._ranked[DEFAULT])
+    ranked = list(lead_store._ranking(DEFAULT))
     assert ranked == sorted(ranked)
     assert len(ranked) == len(listed)
 
@@ -351,3 +352,55 @@ def test_a_bad_seed_file_fails_with_a_message_naming_the_entry(spec: Contract, t
     path.write_text("orgs: []\n", encoding="utf-8")
     with pytest.raises(SeedError, match="required"):
         load_seed(path, spec)
+
+
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("ingest"), st.sampled_from(["page_view", "email_click", "demo_request"]), st.integers(0, 6)),
+        st.tuples(st.just("back-dated"), st.integers(0, 30), st.integers(1, 24 * 40)),
+        st.tuples(st.just("delete"), st.integers(0, 30)),
+        st.tuples(st.just("advance"), st.integers(1, 24 * 9)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+FILTERS = st.builds(
+    LeadQuery,
+    page=st.integers(1, 3),
+    limit=st.integers(1, 40),
+    min_score=st.none() | st.integers(0, 150),
+    event_type=st.none() | st.sampled_from(["page_view", "email_click", "demo_request"]),
+    last_active=st.none() | st.sampled_from(LIST_LEADS.parameter("last_active").enum),
+    created_range=st.none() | st.sampled_from(LIST_LEADS.parameter("range").enum),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=STEPS, queries=st.lists(FILTERS, min_size=1, max_size=4))
+def test_the_list_indexes_follow_writes_deletions_and_the_clock(
+    spec: Contract, steps: list[tuple[Any, ...]], queries: list[LeadQuery]
+) -> None:
+    """The indexes behind GET /leads (per event type, per window) against the brute force, as the store
+    changes and time passes: windows slide, days turn, leads move between lists."""
+    clock = FakeClock()
+    store = make_store(spec, clock)
+    for query in queries:  # queried first, so that later changes must update lists already built
+        assert store.list_leads(DEFAULT, query)["total"] == _expected_page(store, query)[0]
+    for number, step in enumerate(steps):
+        ids = [str(lead["lead_id"]) for lead in _all_leads(store, DEFAULT)]
+        if step[0] == "ingest":
+            alias = ("email", f"idx{number}@example.com") if step[2] == 0 else None
+            target = {"aliases": (alias,)} if alias else {"lead_id": ids[step[2] % len(ids)]}
+            store.ingest(DEFAULT, IngestRequest(step[1], **target))
+        elif step[0] == "back-dated":
+            moment = clock.now - timedelta(hours=step[2])
+            store.ingest(DEFAULT, IngestRequest("page_view", lead_id=ids[step[1] % len(ids)], timestamp=moment))
+        elif step[0] == "delete":
+            store.delete_lead(DEFAULT, ids[step[1] % len(ids)])
+        else:
+            clock.advance(hours=step[1])
+        for query in queries:
+            total, page = _expected_page(store, query)
+            body = store.list_leads(DEFAULT, query)
+            assert body["total"] == total, (step, query)
+            assert body["leads"] == page, (step, query)

@@ -109,7 +109,7 @@ class _StillReadable(LeadStore):
             answer = super().delete_lead(scope, lead_id)
             if record is not None:  # the deletion is recorded, but the lead stays
                 self._leads[lead_id] = record
-                self._ranked[scope].add(record.rank_key)
+                self._index[scope].add(record)
             return answer
 
 
