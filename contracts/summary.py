@@ -54,6 +54,13 @@ from urllib.parse import urlsplit
 import pytest
 
 FORMAT = "leadvibe-contracts-summary/1"
+# How a run differs from the previous one, section by section (Markdown and HTML alike).
+CHANGE_SECTIONS = (
+    ("new", "New failures"),
+    ("fixed", "Fixed"),
+    ("unchanged", "Still failing"),
+    ("not_run", "Failing before, not run this time"),
+)
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
 NO_OPERATION = "(no single operation)"
 EXCERPT_LINES = 60
@@ -871,12 +878,7 @@ def _md_changes(changes: Mapping[str, Any] | None) -> list[str]:
         f"verdict {_md_text(changes.get('previous_verdict'))})."
     )
     out.append("")
-    for name, title in (
-        ("new", "New failures"),
-        ("fixed", "Fixed"),
-        ("unchanged", "Still failing"),
-        ("not_run", "Failing before, not run this time"),
-    ):
+    for name, title in CHANGE_SECTIONS:
         pairs = changes[name]
         out += [f"**{title} ({len(pairs)})**", ""]
         out += [f"- {_md_code(_pair_test(p))}: {_md_code(p['contract'])}" for p in pairs] or ["- none"]
@@ -1009,12 +1011,7 @@ def _html_changes(changes: Mapping[str, Any] | None) -> list[str]:
         f"<p>Compared with <code>{_h(changes['previous'])}</code> (written {_h(changes.get('previous_generated_at'))}, "
         f"verdict {_h(changes.get('previous_verdict'))}).</p>",
     ]
-    for name, title in (
-        ("new", "New failures"),
-        ("fixed", "Fixed"),
-        ("unchanged", "Still failing"),
-        ("not_run", "Failing before, not run this time"),
-    ):
+    for name, title in CHANGE_SECTIONS:
         pairs = changes[name]
         items = "".join(
             f"<li><code>{_h(p['nodeid'])}</code>{' ' + _h(p['subtest']) if p.get('subtest') else ''}: "
