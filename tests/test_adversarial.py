@@ -108,17 +108,17 @@ def test_hostile_requests_are_refused_cheaply_and_change_nothing(app: Flask, ope
     def check(sent: dict[str, Any]) -> None:
         before = _snapshot(app)
         tracemalloc.start()
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU time of this thread: other processes' load does not count
         try:
             response = client.open(
                 sent["url"], method=sent["method"], headers=sent["headers"], data=sent["body"], buffered=True
             )
-            elapsed = time.perf_counter() - started
+            elapsed = time.thread_time() - started
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
         assert response.status_code < 500, response.data[:300]
-        assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s"
+        assert elapsed < MAX_SECONDS, f"{elapsed:.2f} s of CPU"
         body_size = len(sent["body"] or "")
         assert peak < MAX_PEAK_BYTES + 30 * body_size, f"{peak / 1e6:.1f} MB"
         if response.status_code >= 400:

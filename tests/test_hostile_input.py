@@ -39,9 +39,9 @@ def test_many_invalid_metadata_keys_cost_little(
     body = json.dumps({"metadata": metadata} if wrap else metadata)
     before = client.get("/lead/ld_123", headers=AUTH).get_json()
     tracemalloc.start()
-    started = time.perf_counter()
+    started = time.thread_time()  # CPU time of this thread: a busy machine does not count
     response = _send(client, method, path, body)
-    elapsed = time.perf_counter() - started
+    elapsed = time.thread_time() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert response.status_code == 400
