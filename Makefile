@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 UV_PIN := $(shell grep -oE '"uv==[^"]+"' pyproject.toml | tr -d '"')
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock test test-fast test-live lint format bench constraints clean check-compat
+.PHONY: help install mock proxy test test-fast test-live lint format bench constraints clean check-compat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -34,6 +34,11 @@ install: $(DEV_STAMP) ## Create .venv and install the project with its dev depen
 
 mock: $(MOCK_STAMP) ## Serve the mock on http://$(HOST):$(PORT) (HOST=, PORT=, MOCK_ARGS= to change)
 	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) $(MOCK_ARGS)
+
+UPSTREAM ?=
+proxy: $(MOCK_STAMP) ## The validating proxy to UPSTREAM= on http://$(HOST):$(PORT) (README, Validating proxy)
+	@test -n '$(UPSTREAM)' || { echo 'make proxy: set UPSTREAM=https://staging.example.com'; exit 2; }
+	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) --proxy '$(UPSTREAM)' $(MOCK_ARGS)
 
 lint: $(DEV_STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
