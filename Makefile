@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 UV_PIN := $(shell grep -oE '"uv==[^"]+"' pyproject.toml | tr -d '"')
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock test test-fast test-live lint format bench constraints clean
+.PHONY: help install mock proxy test test-fast test-live lint format bench constraints clean check-compat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,11 @@ install: $(DEV_STAMP) ## Create .venv and install the project with its dev depen
 mock: $(MOCK_STAMP) ## Serve the mock on http://$(HOST):$(PORT) (HOST=, PORT=, MOCK_ARGS= to change)
 	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) $(MOCK_ARGS)
 
+UPSTREAM ?=
+proxy: $(MOCK_STAMP) ## The validating proxy to UPSTREAM= on http://$(HOST):$(PORT) (README, Validating proxy)
+	@test -n '$(UPSTREAM)' || { echo 'make proxy: set UPSTREAM=https://staging.example.com'; exit 2; }
+	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) --proxy '$(UPSTREAM)' $(MOCK_ARGS)
+
 lint: $(DEV_STAMP) ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -48,6 +53,11 @@ test-fast: lint ## Lint, then the offline suite without the tests marked slow
 
 test-live: $(DEV_STAMP) ## The conformance suite against LEADVIBE_BASE_URL (see README)
 	$(BIN)/leadvibe-contracts
+
+# BASE= a git ref or a file; empty: the merge base of HEAD with main (spec_compat/base.py).
+BASE ?=
+check-compat: $(MOCK_STAMP) ## Breaking changes of openapi.yaml against BASE (default: the merge base with main)
+	$(BIN)/python -m spec_compat --base '$(BASE)'
 
 format: $(DEV_STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -71,5 +81,5 @@ constraints: ## Regenerate constraints.txt from pyproject.toml (uv pip compile)
 	mv constraints.txt.tmp constraints.txt
 
 clean: ## Remove the environment, caches and reports
-	rm -rf $(VENV) .hypothesis .schemathesis .pytest_cache .mypy_cache .ruff_cache reports bench/.cache
+	rm -rf $(VENV) .hypothesis .schemathesis .pytest_cache .mypy_cache .ruff_cache reports bench/.cache .cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -24,21 +24,9 @@ from schemathesis import CheckContext, Response
 
 from contracts.checks import Case, Check
 from leadvibe_contract.contract import Contract, OperationSpec
+from leadvibe_contract.drift import undeclared_fields, undeclared_headers
 
 STRICT_ENV = "LEADVIBE_STRICT"
-# Headers any HTTP stack may add; never drift.
-GENERIC_HEADERS = frozenset(
-    {
-        "content-type", "content-length", "content-encoding", "transfer-encoding", "date", "server", "vary",
-        "connection", "keep-alive", "cache-control", "expires", "pragma", "etag", "last-modified", "age", "via",
-        "allow", "strict-transport-security", "x-content-type-options", "x-frame-options", "x-xss-protection",
-        "referrer-policy", "content-security-policy", "permissions-policy", "x-request-id", "x-correlation-id",
-        "access-control-allow-origin", "access-control-allow-credentials", "access-control-allow-methods",
-        "access-control-allow-headers", "access-control-expose-headers", "access-control-max-age",
-        "cross-origin-opener-policy", "cross-origin-resource-policy", "alt-svc", "nel", "report-to",
-        "www-authenticate", "retry-after",
-    }
-)  # fmt: skip
 
 
 def _operation(contract: Contract, case: Case) -> OperationSpec | None:
@@ -50,27 +38,6 @@ def _json(response: Response) -> Any:
         return response.json()
     except ValueError:
         return None
-
-
-def undeclared_fields(operation: OperationSpec, status: int, body: Any) -> list[tuple[str, Any]]:
-    """(JSON pointer, value) of every member the closed copy of the response schema does not declare."""
-    validator = operation.closed_responses.get(status)
-    if validator is None or body is None:
-        return []
-    found = []
-    for error in validator.iter_errors(body):
-        kind: Any = error.kind
-        if kind.name in ("unevaluatedProperties", "additionalProperties"):
-            base = "".join(f"/{part}" for part in error.instance_path)
-            for name in kind.unexpected:
-                value = error.instance[name] if isinstance(error.instance, dict) else None
-                found.append((f"{base}/{name}", value))
-    return found
-
-
-def _declared_headers(contract: Contract, operation: OperationSpec, status: int) -> set[str]:
-    raw = operation.raw.get("responses", {}).get(str(status), {})
-    return {name.lower() for name in contract.resolve(raw).get("headers", {})}
 
 
 @dataclass
@@ -117,12 +84,9 @@ class DriftCollector:
         for pointer, value in undeclared_fields(operation, status, body):
             if self._record("field", label, f"{status} {pointer}", value):
                 new.append(f"undeclared field {pointer} in a {status}")
-        declared = _declared_headers(self.contract, operation, status)
-        for name, value in headers.items():
-            lowered = name.lower()
-            if lowered in declared or lowered in GENERIC_HEADERS or lowered.startswith("x-amz"):
-                continue
-            if self._record("header", label, f"{status} {lowered}", value):
+        values = {name.lower(): value for name, value in headers.items()}
+        for lowered in undeclared_headers(self.contract, operation, status, list(headers)):
+            if self._record("header", label, f"{status} {lowered}", values[lowered]):
                 new.append(f"undeclared header {lowered} on a {status}")
         return new
 

@@ -23,6 +23,7 @@ from granian.server import Server
 from leadvibe_contract.contract import SpecError
 from mock_server.app import create_app
 from mock_server.config import LOCAL_ORIGINS, MockConfig
+from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
 from mock_server.seed import DEFAULT_SEED, SeedError
 from mock_server.serving import BoundedBodyRSGI
 from mock_server.state import mock_state
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         "info.x-request-body-timeout-seconds)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not print the start-up banner")
+    add_proxy_arguments(parser)  # issue #12: --proxy UPSTREAM serves the validating proxy instead
     return parser
 
 
@@ -83,6 +85,9 @@ def _worker_app(config: MockConfig, max_body_bytes: int, body_timeout: float) ->
 def main(argv: list[str] | None = None) -> None:
     global _APP  # noqa: PLW0603 -- built once in the parent, so a bad seed fails before serving
     args = build_parser().parse_args(argv)
+    if args.proxy is not None:  # issue #12: the validating proxy instead of the mock (mock_server/proxy_cli.py)
+        serve_proxy(args)
+        return
     if args.deletion_delay < 0:
         sys.exit("leadvibe-mock: --deletion-delay must not be negative")
     config = MockConfig(

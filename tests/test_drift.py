@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from contracts.drift import DriftCollector, undeclared_fields
+from contracts.drift import DriftCollector
 from leadvibe_contract.contract import Contract
+from leadvibe_contract.drift import undeclared_fields
 
 
 def _lead(spec: Contract) -> dict[str, object]:

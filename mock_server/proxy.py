@@ -1,0 +1,369 @@
+"""The validating proxy (`leadvibe-mock --proxy UPSTREAM`): real traffic judged against openapi.yaml.
+
+Every request is forwarded to the upstream as it came (method, path, query, headers, body: the client's
+Authorization and cookies included; the proxy holds no credentials of its own) and its answer is sent back
+as it came, with one header added, `X-Contract-Verdict`: `ok`, `request-violation` (the client sent what
+the API does not accept), `response-violation` (the upstream answered what the spec does not allow),
+`drift` (an undeclared field, header or status) or `upstream-error`. Each exchange goes to the journal
+(`proxy_journal.py`); the violations and drift also to the log, never with a header value or a body value.
+
+Why not Prism's proxy mode: Prism 5.16 crashed on an invalid character in a header it sets itself, and
+with `--errors` it answers its own 422s instead of the upstream's answer. Here validation only ever adds
+findings: whatever it meets, the exchange passes through unchanged. What the proxy itself answers:
+
+- the upstream cannot be reached or fails mid-answer: a 502 problem; it takes longer than
+  `--upstream-timeout` for the whole exchange: a 504 problem (never a hang);
+- a request body over `info.x-max-request-bytes`, or one that does not arrive within the body timeout:
+  the mock's 413 / 408 problems (it is never forwarded);
+- CORS, exactly as the mock: preflights from an allowed origin are answered here, and a response to an
+  allowed origin carries the mock's CORS headers instead of the upstream's (which name the upstream's
+  own origins), so a front end on localhost can talk to staging through the proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import logging
+import re
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import httpx
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import Map, MapAdapter, Rule
+
+from leadvibe_contract.contract import Contract, OperationSpec
+from leadvibe_contract.drift import undeclared_fields, undeclared_headers
+from mock_server.app import SegmentExcept, flask_rules
+from mock_server.auth import ACTIVE_OU_COOKIE
+from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
+from mock_server.proxy_journal import (
+    DRIFT,
+    REQUEST_VIOLATION,
+    RESPONSE_VIOLATION,
+    UPSTREAM_ERROR,
+    Exchange,
+    Finding,
+    Journal,
+)
+from mock_server.timeutil import utc_now
+from mock_server.validation import RequestValidator
+
+log = logging.getLogger("mock_server.proxy")
+
+VERDICT_HEADER = "X-Contract-Verdict"
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+MAX_FINDINGS = 10
+# Headers of one connection only (RFC 9110 §7.6.1), and the framing the server on each side sets itself.
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade",
+        "proxy-authenticate", "proxy-authorization", "content-length", "host",
+    }
+)  # fmt: skip
+CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
+CORS_HEADERS = "Authorization, Content-Type"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    upstream: bool = False  # the upstream's answer (its CORS headers give way to the mock's)
+
+
+def _problem(status: int, slug: str, detail: str) -> Answer:
+    body = json.dumps(ApiProblem(status, slug, detail).to_dict()).encode()
+    return Answer(status, [("content-type", PROBLEM_MEDIA_TYPE)], body)
+
+
+def route_map(contract: Contract) -> MapAdapter:
+    """The mock's own routing (same rules, same converter): the operation of a method and path."""
+    rules = flask_rules(contract)
+    routes = Map(
+        [
+            Rule(rules[op.operation_id], endpoint=op.operation_id, methods=[op.method.upper()])
+            for op in contract.operations.values()
+        ],
+        converters={"except": SegmentExcept},
+        merge_slashes=False,
+        strict_slashes=False,
+        redirect_defaults=False,
+    )
+    return routes.bind("proxy")
+
+
+def _decoded(body: bytes, encoding: str) -> bytes | None:
+    """The body without its content coding, for validation only (what is forwarded stays as it came)."""
+    encoding = encoding.strip().lower()
+    try:
+        if encoding in ("", "identity"):
+            return body
+        if encoding in ("gzip", "x-gzip"):
+            return gzip.decompress(body)
+        if encoding == "deflate":
+            return zlib.decompress(body)
+    except (OSError, zlib.error, EOFError):
+        return None
+    return None  # br, zstd ...: not validated
+
+
+def _cookies(header: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for part in header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name == ACTIVE_OU_COOKIE:
+            found[name] = value.strip()
+    return found
+
+
+class ValidatingProxy:
+    """An RSGI application: forwards, judges, journals. One per worker process."""
+
+    def __init__(
+        self,
+        upstream: str,
+        contract: Contract,
+        journal: Journal,
+        *,
+        timeout: float,
+        cors_origins: Sequence[str],
+        max_body_bytes: int,
+        body_timeout: float,
+    ) -> None:
+        self.upstream = httpx.URL(upstream)
+        self.contract = contract
+        self.journal = journal
+        self.timeout = timeout
+        self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        self.validator = RequestValidator(contract, utc_now)
+        self.routes = route_map(contract)
+        self.cors_origins = [re.compile(origin) for origin in cors_origins]
+        self._client: httpx.AsyncClient | None = None
+
+    def client(self) -> httpx.AsyncClient:
+        """Created in the worker's event loop. No environment (proxies, .netrc credentials), no redirects
+        followed, and a cookie jar that keeps nothing: one client's cookies never reach another's request."""
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout),
+                trust_env=False,
+                follow_redirects=False,
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
+        return self._client
+
+    def allowed_origin(self, origin: str | None) -> bool:
+        return origin is not None and any(p.fullmatch(origin) or p.pattern == origin for p in self.cors_origins)
+
+    async def __call__(self, scope: Any, protocol: Any) -> None:
+        """The RSGI entry point."""
+        if scope.proto != "http":
+            return
+        headers = [(name.lower(), value) for name, value in scope.headers.items()]
+        try:
+            body = await self._body(headers, protocol)
+        except ApiProblem as problem:
+            problem_headers = [("content-type", PROBLEM_MEDIA_TYPE), ("connection", "close")]
+            answer = Answer(problem.status, problem_headers, json.dumps(problem.to_dict()).encode())
+            self._respond(protocol, answer, REQUEST_VIOLATION, dict(headers).get("origin"))
+            return
+        answer, verdict = await self.handle(scope.method, scope.path, scope.query_string, headers, body)
+        self._respond(protocol, answer, verdict, dict(headers).get("origin"))
+
+    def _respond(self, protocol: Any, answer: Answer, verdict: str, origin: str | None) -> None:
+        headers = list(answer.headers)
+        if self.allowed_origin(origin):
+            if answer.upstream:
+                headers = [(k, v) for k, v in headers if not k.lower().startswith("access-control-")]
+            headers += [
+                ("access-control-allow-origin", origin or ""),
+                ("access-control-allow-credentials", "true"),
+                ("access-control-expose-headers", VERDICT_HEADER),
+                ("vary", "Origin"),
+            ]
+        headers.append((VERDICT_HEADER, verdict))
+        protocol.response_bytes(answer.status, headers, answer.body)
+
+    async def _body(self, headers: list[tuple[str, str]], protocol: Any) -> bytes:
+        given = dict(headers)
+        length = given.get("content-length")
+        if length is not None:
+            if not length.strip().isdigit():
+                raise ApiProblem(400, "validation-error", "Content-Length is not a number.")
+            if int(length) > self.max_body_bytes:
+                raise ApiProblem(413, "payload-too-large", f"The request body is over {self.max_body_bytes} bytes.")
+            if int(length) == 0:
+                return b""
+        elif "chunked" not in given.get("transfer-encoding", "").lower():
+            return b""
+        chunks = bytearray()
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in protocol:
+                    chunks += chunk
+                    if len(chunks) > self.max_body_bytes:
+                        raise ApiProblem(
+                            413, "payload-too-large", f"The request body is over {self.max_body_bytes} bytes."
+                        )
+        except TimeoutError:
+            raise ApiProblem(408, "request-timeout", "The request body did not arrive in time.") from None
+        return bytes(chunks)
+
+    async def handle(
+        self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[Answer, str]:
+        """Preflight, or forward and judge: the answer and its verdict."""
+        given = dict(headers)
+        if (
+            method == "OPTIONS"
+            and "access-control-request-method" in given
+            and self.allowed_origin(given.get("origin"))
+        ):
+            preflight = [
+                ("access-control-allow-methods", CORS_METHODS),
+                ("access-control-allow-headers", CORS_HEADERS),
+                ("access-control-max-age", "600"),
+            ]
+            return Answer(204, preflight, b""), "ok"
+        operation, findings = self._judge_request(method, path, query, given, body)
+        exchange = Exchange(method, path, operation.operation_id if operation else None, 0, findings)
+        answer = await self._forward(method, path, query, headers, body, exchange)
+        exchange.status = answer.status
+        if operation is not None and exchange.verdict != UPSTREAM_ERROR:
+            exchange.findings += self._judge_response(operation, answer)
+        self._record(exchange)
+        return answer, exchange.verdict
+
+    def _judge_request(
+        self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+    ) -> tuple[OperationSpec | None, list[Finding]]:
+        try:
+            operation_id, arguments = self.routes.match(path, method)
+        except MethodNotAllowed:
+            return None, [Finding(REQUEST_VIOLATION, f"{method} is not an operation of {path} in the spec")]
+        except NotFound:
+            return None, [Finding(REQUEST_VIOLATION, f"no operation of the spec at {method} {path}")]
+        operation = self.contract.operations[str(operation_id)]
+        try:
+            self.validator.validate(
+                operation,
+                arguments,
+                parse_qs(query, keep_blank_values=True),
+                headers.get("content-type"),
+                body,
+                _cookies(headers.get("cookie", "")),
+            )
+        except ApiProblem as problem:
+            details = [f"{e.location} {e.name or '(whole body)'}: {e.detail}" for e in problem.errors]
+            found = details or [f"{problem.status} {problem.slug}: {problem.detail}"]
+            return operation, [Finding(REQUEST_VIOLATION, detail[:300]) for detail in found[:MAX_FINDINGS]]
+        except Exception as exc:  # a validator bug must not stop the traffic
+            log.exception("could not validate %s %s", method, path)
+            return operation, [Finding(REQUEST_VIOLATION, f"could not be validated: {type(exc).__name__}")]
+        return operation, []
+
+    async def _forward(
+        self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, exchange: Exchange
+    ) -> Answer:
+        base = self.upstream.raw_path.split(b"?", 1)[0].rstrip(b"/")
+        raw_path = base + quote(path, safe="/:@!$&'()*+,;=~%").encode("ascii")
+        url = self.upstream.copy_with(raw_path=raw_path + (b"?" + query.encode("latin-1") if query else b""))
+        sent = [(name, value) for name, value in headers if name not in HOP_BY_HOP]
+        client = self.client()
+        request = client.build_request(method, url, headers=sent, content=body or None)
+        for name in list(request.headers):  # httpx's defaults (User-Agent, Accept ...) are not the client's
+            if name.lower() not in {n for n, _ in sent} and name.lower() not in HOP_BY_HOP:
+                del request.headers[name]
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await client.send(request, stream=True)
+                try:
+                    data = bytearray()
+                    async for chunk in response.aiter_raw():
+                        data += chunk
+                        if len(data) > MAX_RESPONSE_BYTES:
+                            raise _TooLarge
+                finally:
+                    await response.aclose()
+        except (TimeoutError, httpx.TimeoutException):
+            exchange.findings.append(Finding(UPSTREAM_ERROR, f"no answer within {self.timeout:g} s"))
+            return _problem(504, "upstream-timeout", f"The upstream did not answer within {self.timeout:g} seconds.")
+        except _TooLarge:
+            exchange.findings.append(Finding(UPSTREAM_ERROR, f"answer over {MAX_RESPONSE_BYTES} bytes"))
+            return _problem(502, "upstream-error", f"The upstream's answer is over {MAX_RESPONSE_BYTES} bytes.")
+        except httpx.HTTPError as exc:
+            exchange.findings.append(Finding(UPSTREAM_ERROR, f"{type(exc).__name__}"))
+            return _problem(
+                502, "upstream-error", f"The upstream could not be reached or failed: {type(exc).__name__}."
+            )
+        kept = [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in response.headers.raw
+            if name.decode("latin-1").lower() not in HOP_BY_HOP
+        ]
+        return Answer(response.status_code, kept, bytes(data), upstream=True)
+
+    def _judge_response(self, operation: OperationSpec, answer: Answer) -> list[Finding]:
+        try:
+            return self._response_findings(operation, answer)
+        except Exception as exc:  # never let judging break the exchange
+            log.exception("could not judge the response of %s", operation.label)
+            return [Finding(RESPONSE_VIOLATION, f"could not be validated: {type(exc).__name__}")]
+
+    def _response_findings(self, operation: OperationSpec, answer: Answer) -> list[Finding]:
+        status = answer.status
+        if status not in operation.responses:
+            return [Finding(DRIFT, f"undeclared status {status}")]
+        headers = {name.lower(): value for name, value in answer.headers}
+        findings = [
+            Finding(DRIFT, f"undeclared header {name} on a {status}")
+            for name in undeclared_headers(self.contract, operation, status, list(headers))
+        ]
+        validator = operation.responses[status]
+        if validator is None:
+            return findings
+        raw = _decoded(answer.body, headers.get("content-encoding", ""))
+        if raw is None:
+            return findings  # a content coding it cannot read: the body is not judged
+        try:
+            document = json.loads(raw)
+        except ValueError:
+            media = headers.get("content-type", "(none)")
+            return [*findings, Finding(RESPONSE_VIOLATION, f"a {status} whose body is not JSON ({media[:60]})")]
+        for error in list(validator.iter_errors(document))[:MAX_FINDINGS]:
+            where = "".join(f"/{part}" for part in error.instance_path) or "(whole body)"
+            kind: Any = error.kind
+            findings.append(Finding(RESPONSE_VIOLATION, f"{status} {where}: does not satisfy '{kind.name}'"))
+        findings += [
+            Finding(DRIFT, f"undeclared field {pointer} in a {status}")
+            for pointer, _ in undeclared_fields(operation, status, document)[:MAX_FINDINGS]
+        ]
+        return findings
+
+    def _record(self, exchange: Exchange) -> None:
+        if exchange.findings:
+            log.warning(
+                "%s %s -> %s %s: %s",
+                exchange.method,
+                exchange.path,
+                exchange.status,
+                exchange.verdict,
+                "; ".join(finding.detail for finding in exchange.findings),
+            )
+        try:
+            self.journal.record(exchange)
+        except OSError:
+            log.exception("could not write the journal")
+
+
+class _TooLarge(Exception):
+    pass

@@ -1,0 +1,127 @@
+"""`leadvibe-mock --proxy UPSTREAM`: the validating proxy (mock_server.proxy) served like the mock.
+
+Same port, host, CORS origins and body limits as the mock, under granian's RSGI interface with one worker;
+kept out of cli.py (which only hands over to `serve_proxy`) so the two evolve apart. At exit it prints
+the summary of the journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server import Server
+
+from leadvibe_contract.contract import SpecError, load_contract
+from mock_server.config import LOCAL_ORIGINS
+from mock_server.proxy import ValidatingProxy
+from mock_server.proxy_journal import Journal, read_journal, summary
+
+DEFAULT_JOURNAL = Path("reports/proxy-journal.jsonl")
+
+
+def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("validating proxy (instead of the mock)")
+    group.add_argument(
+        "--proxy",
+        metavar="UPSTREAM",
+        help="forward every request to UPSTREAM (http(s)://host[:port][/base]), validate both ways against the "
+        "spec, add X-Contract-Verdict to each answer",
+    )
+    group.add_argument(
+        "--upstream-timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="bound of a whole exchange with the upstream before a 504 problem (default 10)",
+    )
+    group.add_argument(
+        "--journal",
+        type=Path,
+        default=DEFAULT_JOURNAL,
+        metavar="FILE",
+        help=f"JSON lines, one per exchange (default {DEFAULT_JOURNAL}); truncated at start",
+    )
+
+
+def check_upstream(url: str) -> str:
+    """An http(s) URL without credentials (the proxy holds none of its own), without a query or fragment."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"--proxy needs an http(s) URL with a host, not {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("--proxy must not carry credentials: clients send their own, and they pass through")
+    if parts.query or parts.fragment:
+        raise ValueError("--proxy must not carry a query or a fragment")
+    return url
+
+
+def _worker_app(
+    upstream: str,
+    journal: Path,
+    timeout: float,
+    cors_origins: Sequence[str],
+    max_body_bytes: int,
+    body_timeout: float,
+) -> ValidatingProxy:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    return ValidatingProxy(
+        upstream,
+        load_contract(),
+        Journal(journal),
+        timeout=timeout,
+        cors_origins=cors_origins,
+        max_body_bytes=max_body_bytes,
+        body_timeout=body_timeout,
+    )
+
+
+def serve_proxy(args: argparse.Namespace) -> None:
+    try:
+        upstream = check_upstream(args.proxy)
+        contract = load_contract()
+    except (ValueError, SpecError) as exc:
+        sys.exit(f"leadvibe-mock: {exc}")
+    if args.upstream_timeout <= 0:
+        sys.exit("leadvibe-mock: --upstream-timeout must be positive")
+    body_timeout = args.body_timeout if args.body_timeout is not None else contract.request_body_timeout
+    if body_timeout <= 0:
+        sys.exit("leadvibe-mock: --body-timeout must be positive")
+    journal_path: Path = args.journal.resolve()
+    Journal(journal_path).start()
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if not args.quiet:
+        print(
+            f"leadvibe-mock: validating proxy to {upstream}; serving http://{args.host}:{args.port}; "
+            f"journal {journal_path}",
+            flush=True,
+        )
+    server = Server(
+        target="mock_server",
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.RSGI,
+        workers=1,
+        websockets=False,
+        log_level=LogLevels.warning,
+    )
+    loader = functools.partial(
+        _worker_app,
+        upstream,
+        journal_path,
+        args.upstream_timeout,
+        tuple(args.cors_origin or LOCAL_ORIGINS),
+        contract.max_request_bytes,
+        body_timeout,
+    )
+    try:
+        server.serve(target_loader=loader, wrap_loader=False)
+    finally:
+        print(summary(read_journal(journal_path), journal_path), flush=True)

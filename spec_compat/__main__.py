@@ -1,0 +1,3 @@
+from spec_compat.cli import main
+
+main()
