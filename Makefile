@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 UV_PIN := $(shell grep -oE '"uv==[^"]+"' pyproject.toml | tr -d '"')
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock test test-fast test-live lint format bench constraints clean
+.PHONY: help install mock test test-fast test-live lint lint-spec format bench constraints clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,10 +35,14 @@ install: $(DEV_STAMP) ## Create .venv and install the project with its dev depen
 mock: $(MOCK_STAMP) ## Serve the mock on http://$(HOST):$(PORT) (HOST=, PORT=, MOCK_ARGS= to change)
 	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) $(MOCK_ARGS)
 
-lint: $(DEV_STAMP) ## ruff and mypy
+lint: lint-spec ## ruff and mypy, after lint-spec
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Spectral (spectral:oas + OWASP) and Redocly from npm, installed into .cache/npm-tools on first use.
+lint-spec: $(DEV_STAMP) ## Lint openapi.yaml: Spectral (.spectral.yaml) and Redocly (redocly.yaml)
+	$(BIN)/python -m devtools.lint_spec
 
 test: lint ## Lint, then the whole offline suite (spec, mock, conformance gate against the mock)
 	env -u LEADVIBE_TARGET $(BIN)/pytest
@@ -71,5 +75,5 @@ constraints: ## Regenerate constraints.txt from pyproject.toml (uv pip compile)
 	mv constraints.txt.tmp constraints.txt
 
 clean: ## Remove the environment, caches and reports
-	rm -rf $(VENV) .hypothesis .schemathesis .pytest_cache .mypy_cache .ruff_cache reports bench/.cache
+	rm -rf $(VENV) .hypothesis .schemathesis .pytest_cache .mypy_cache .ruff_cache reports bench/.cache .cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
