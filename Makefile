@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 UV_PIN := $(shell grep -oE '"uv==[^"]+"' pyproject.toml | tr -d '"')
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock proxy test test-fast test-live lint format bench constraints clean check-compat
+.PHONY: help install mock proxy test test-fast test-live lint lint-spec format bench constraints clean check-compat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -40,10 +40,14 @@ proxy: $(MOCK_STAMP) ## The validating proxy to UPSTREAM= on http://$(HOST):$(PO
 	@test -n '$(UPSTREAM)' || { echo 'make proxy: set UPSTREAM=https://staging.example.com'; exit 2; }
 	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) --proxy '$(UPSTREAM)' $(MOCK_ARGS)
 
-lint: $(DEV_STAMP) ## ruff and mypy
+lint: lint-spec ## ruff and mypy, after lint-spec
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Spectral (spectral:oas + OWASP) and Redocly from npm, installed into .cache/npm-tools on first use.
+lint-spec: $(DEV_STAMP) ## Lint openapi.yaml: Spectral (.spectral.yaml) and Redocly (redocly.yaml)
+	$(BIN)/python -m devtools.lint_spec
 
 test: lint ## Lint, then the whole offline suite (spec, mock, conformance gate against the mock)
 	env -u LEADVIBE_TARGET $(BIN)/pytest

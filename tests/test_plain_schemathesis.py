@@ -1,0 +1,128 @@
+"""A plain `schemathesis run openapi.yaml` against the real mock passes, as a user would start it.
+
+People point the stock CLI at the spec without reading the gate's code; what the spec cannot state for
+them (statuses of the rules between parameters, deletion status after a DELETE) lives in the shipped
+`schemathesis.toml`, which the CLI finds from the current directory upward. This test runs exactly that:
+the `leadvibe-mock` console script on a free port, the CLI started from the repository root, every phase.
+The gate's own loaders must not pick the file up; they pass their configuration explicitly.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.test_cli import free_port
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PHASES = "examples,coverage,fuzzing,stateful"
+
+
+@pytest.fixture
+def mock_url() -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "leadvibe-mock"), "--port", str(port), "--quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/_mock/health", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        else:
+            pytest.fail("the mock did not answer /_mock/health within 30 s")
+        yield base
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_the_stock_cli_finds_the_shipped_config_and_reports_no_failure(mock_url: str) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("SCHEMATHESIS_", "LEADVIBE_"))}
+    done = subprocess.run(
+        [
+            str(BIN / "schemathesis"),
+            "run",
+            "openapi.yaml",
+            "--url",
+            mock_url,
+            "-H",
+            "Authorization: Bearer kbn_pat_demo",
+            "--phases",
+            PHASES,
+            "--max-examples",
+            "3",
+            "--workers",
+            "1",  # more crashes on Python 3.11 (CPython's ast in threads)
+            "--seed",
+            "1",
+        ],
+        cwd=REPO_ROOT,
+        env={**env, "NO_COLOR": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    output = done.stdout + done.stderr
+    configuration = re.search(r"Configuration:\s+(\S+)", output)
+    assert configuration is not None, output[-3000:]
+    assert Path(configuration[1]) == REPO_ROOT / "schemathesis.toml"
+    assert done.returncode == 0, output[-6000:]
+    summary = output[output.index("=== SUMMARY ===") :]
+    assert "Selected: 20/20" in summary, summary
+    for phase in ("Examples", "Coverage", "Fuzzing", "Stateful"):
+        assert f"✅ {phase}" in summary, summary
+    assert "failure" not in summary.lower(), summary
+    generated, passed = _case_counts(summary)
+    assert generated > 500
+    assert passed == generated
+
+
+def _case_counts(summary: str) -> tuple[int, int]:
+    """(generated, passed) from the CLI's 'N generated, M passed' line."""
+    line = next(line for line in summary.splitlines() if " generated, " in line)
+    words = line.replace(",", "").split()
+    return int(words[words.index("generated") - 1]), int(words[words.index("passed") - 1])
+
+
+def _loader_calls_without_config() -> list[str]:
+    """Every `schemathesis.openapi.from_*(...)` call in the project's code that does not pass `config=`."""
+    found = []
+    for folder in ("contracts", "tests", "leadvibe_contract", "bench"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Attribute)
+                    and node.func.attr.startswith("from_")
+                    and ast.unparse(node.func.value).endswith("openapi")
+                    and not any(keyword.arg == "config" for keyword in node.keywords)
+                ):
+                    found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    return found
+
+
+def test_the_projects_own_loaders_never_pick_up_the_shipped_config() -> None:
+    """The CLI's file is found by Python loaders too; each of ours passes an explicit configuration."""
+    assert (REPO_ROOT / "schemathesis.toml").is_file()
+    assert _loader_calls_without_config() == []
