@@ -45,20 +45,24 @@ class Journal:
         seconds: float,
         body: bytes = b"",
         note: str | None = None,
+        *,
+        keep: bool = True,
     ) -> None:
+        """Log the request, and keep it in the journal unless `keep` is false (the admin API's own)."""
         reason = _reason(body) if status >= 400 and body else None
         verdict = note or ("ok" if status < 400 else f"rejected: {reason}" if reason else "rejected")
         target = f"{path}?{query}" if query else path
-        self.entries.append(
-            {
-                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "method": method,
-                "path": target,
-                "status": status,
-                "ms": round(seconds * 1000, 2),
-                "verdict": verdict,
-            }
-        )
+        if keep:
+            self.entries.append(
+                {
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "method": method,
+                    "path": target,
+                    "status": status,
+                    "ms": round(seconds * 1000, 2),
+                    "verdict": verdict,
+                }
+            )
         if self.quiet:
             return
         extra = f"  {reason}" if reason else ""

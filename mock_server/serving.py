@@ -74,7 +74,10 @@ class BoundedBodyRSGI:
             simulated = scope.method != "OPTIONS" and not path.startswith(("/_mock/", "/docs"))
             if simulated and await self._simulate(scope, path, extra) == DROP:
                 # The status line goes out, then the connection closes before the promised body.
-                protocol.response_stream(200, [("content-length", "64"), ("connection", "close")])
+                transport = protocol.response_stream(
+                    200, [("content-type", "application/json"), ("content-length", "64")]
+                )
+                await transport.send_bytes(b'{"lead_id": ')
                 self._record(scope, 200, started, b"", "simulated: connection dropped")
                 return
         except ApiProblem as problem:
@@ -111,7 +114,16 @@ class BoundedBodyRSGI:
     def _record(self, scope: Any, status: int, started: float, data: bytes, note: str | None) -> None:
         journal = self.controls.journal
         seconds = time.perf_counter() - started
-        journal.record(scope.method, scope.path, scope.query_string, status, seconds, data, note)
+        journal.record(
+            scope.method,
+            scope.path,
+            scope.query_string,
+            status,
+            seconds,
+            data,
+            note,
+            keep=not scope.path.startswith("/_mock/"),
+        )
 
     async def _body(self, scope: Any, protocol: Any) -> bytes:
         length_header = scope.headers.get("content-length")

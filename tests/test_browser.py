@@ -125,7 +125,8 @@ FRONT_END = """async (api) => {
   seen.readBack = (await (await call("/lead/" + id, {headers: auth})).json()).owner_name;
   const forced = await call("/lead/" + id, {headers: {...auth, Prefer: "code=404"}});
   seen.forced = [forced.status, forced.headers.get("Preference-Applied")];
-  const custom = await call("/lead/" + id, {headers: {...auth, "X-Request-Id": "req-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}});
+  const trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+  const custom = await call("/lead/" + id, {headers: {...auth, "X-Request-Id": "req-1", traceparent: trace}});
   seen.custom = custom.status;
   const anonymous = await call("/lead/" + id);
   seen.challenge = [anonymous.status, anonymous.headers.get("WWW-Authenticate")];
