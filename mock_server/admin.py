@@ -1,32 +1,135 @@
-"""Mock-only endpoints, outside the contract and without auth: health, reset to the seed, the spec."""
+"""Mock-only endpoints, outside the contract and without auth: health, reset, scenarios, failure and
+latency rules, the request journal, the spec."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, send_file
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from leadvibe_contract.contract import default_spec_path
-from mock_server.problems import ApiProblem
+from mock_server.chaos import ChaosError, Rule
+from mock_server.problems import ApiProblem, FieldError
+from mock_server.scenarios import SCENARIOS, apply_scenario, describe, scenario_seed
 from mock_server.seed import SeedError, load_seed
-from mock_server.state import mock_state
+from mock_server.state import MockState, mock_state
 
 admin = Blueprint("mock_admin", __name__)
 
 
+def _json_body() -> Any:
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiProblem(400, "validation-error", "Send a JSON body.", errors=[FieldError("body", "", "not JSON")])
+    return body
+
+
 @admin.get("/_mock/health")
 def health() -> Response:
-    return jsonify(status="ok", leads=mock_state(current_app).store.lead_count())
-
-
-@admin.post("/_mock/reset")
-def reset() -> Response:
-    """Back to the seed, re-read from disk if it changed; a broken seed file leaves the state as it was."""
     state = mock_state(current_app)
+    return jsonify(
+        status="ok",
+        leads=state.store.lead_count(),
+        scenario=state.controls.scenario,
+        reload_error=state.controls.reload_error,
+    )
+
+
+def _reset(state: MockState, scenario: str) -> None:
+    """The seed (re-read from disk if it changed) in `scenario`; a broken seed file changes nothing."""
     try:
-        seed = load_seed(state.config.seed_path, state.spec)
+        seed = scenario_seed(scenario, load_seed(state.config.seed_path, state.spec))
     except SeedError as exc:
         raise ApiProblem(400, "invalid-seed", f"{exc}; the state was not reset.") from exc
     state.directory.load(seed)
     state.store.reset(seed)
+    apply_scenario(scenario, state.store)
+    state.controls.scenario = scenario
+
+
+@admin.post("/_mock/reset")
+def reset() -> Response:
+    """Back to the seed, in the current scenario."""
+    state = mock_state(current_app)
+    _reset(state, state.controls.scenario)
+    return Response(status=204)
+
+
+@admin.get("/_mock/scenarios")
+def scenarios() -> Response:
+    return jsonify(current=mock_state(current_app).controls.scenario, scenarios=describe())
+
+
+@admin.put("/_mock/scenario")
+def switch_scenario() -> Response:
+    """`{"name": "empty"}`: the state becomes that scenario's (every change made so far is dropped)."""
+    name = _json_body().get("name") if isinstance(request.get_json(silent=True), dict) else None
+    if name not in SCENARIOS:
+        detail = f"Unknown scenario {name!r}; known: {', '.join(SCENARIOS)}."
+        raise ApiProblem(400, "validation-error", detail, errors=[FieldError("body", "/name", detail)])
+    _reset(mock_state(current_app), name)
+    return jsonify(current=name)
+
+
+@admin.get("/_mock/requests")
+def requests_journal() -> Response:
+    """The newest requests first (`?limit=`, default 50), each with its status, time and verdict."""
+    limit = request.args.get("limit", "50")
+    if not limit.isdigit():
+        detail = "limit must be a whole number."
+        raise ApiProblem(400, "validation-error", detail, errors=[FieldError("query", "limit", detail)])
+    return jsonify(requests=mock_state(current_app).controls.journal.recent(int(limit)))
+
+
+@admin.delete("/_mock/requests")
+def clear_journal() -> Response:
+    mock_state(current_app).controls.journal.clear()
+    return Response(status=204)
+
+
+def _rule(body: Any) -> Rule:
+    try:
+        return Rule.from_json(body)
+    except ChaosError as exc:
+        raise ApiProblem(400, "validation-error", str(exc), errors=[FieldError("body", "", str(exc))]) from None
+
+
+@admin.get("/_mock/chaos")
+def chaos() -> Response:
+    rules = mock_state(current_app).controls.chaos
+    return jsonify(
+        all=rules.rule.to_json(), operations={name: rule.to_json() for name, rule in rules.operations.items()}
+    )
+
+
+@admin.put("/_mock/chaos")
+def set_chaos() -> Response:
+    """The rule for every operation without one of its own: `{"delay": "100-800", "fail_rate": 0.1}`."""
+    mock_state(current_app).controls.chaos.rule = _rule(_json_body())
+    return chaos()
+
+
+@admin.delete("/_mock/chaos")
+def clear_chaos() -> Response:
+    rules = mock_state(current_app).controls.chaos
+    rules.rule = Rule()
+    rules.operations.clear()
+    return Response(status=204)
+
+
+@admin.put("/_mock/chaos/<operation_id>")
+def set_operation_chaos(operation_id: str) -> Response:
+    state = mock_state(current_app)
+    if operation_id not in state.spec.operations:
+        detail = f"No operation {operation_id!r}; operationIds are in openapi.yaml (e.g. getLead)."
+        raise ApiProblem(404, "not-found", detail)
+    state.controls.chaos.operations[operation_id] = _rule(_json_body())
+    return chaos()
+
+
+@admin.delete("/_mock/chaos/<operation_id>")
+def clear_operation_chaos(operation_id: str) -> Response:
+    mock_state(current_app).controls.chaos.operations.pop(operation_id, None)
     return Response(status=204)
 
 

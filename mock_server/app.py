@@ -11,6 +11,7 @@ import json
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -22,13 +23,19 @@ from werkzeug.routing import BaseConverter, Map
 from leadvibe_contract.contract import Contract, OperationSpec, SpecError, load_contract
 from mock_server.admin import admin
 from mock_server.auth import ACTIVE_OU_COOKIE, Directory
+from mock_server.chaos import FAIL_KEY, failure_problem
 from mock_server.config import MockConfig
+from mock_server.controls import NOTE_KEY, Controls
+from mock_server.cookies import cookie_attributes
+from mock_server.docs import docs
 from mock_server.errors import DomainError
 from mock_server.handlers import Call, Handler, Reply, all_handlers
+from mock_server.negotiation import forced_response, parse_prefer
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, from_domain, method_not_allowed
+from mock_server.scenarios import apply_scenario, scenario_seed
 from mock_server.seed import load_seed
 from mock_server.state import EXTENSION, MockState
-from mock_server.store import StoreLimits
+from mock_server.store import LeadStore, StoreLimits
 from mock_server.validation import RequestValidator
 
 log = logging.getLogger("mock_server")
@@ -50,12 +57,33 @@ def render_problem(problem: ApiProblem) -> Response:
     return response
 
 
-def _render(reply: Reply) -> Response:
+def _render(reply: Reply, environ: dict[str, Any]) -> Response:
     response = _json(reply.body, reply.status, "application/json")
     response.headers.update(reply.headers)
-    for name, value in reply.cookies.items():
-        response.set_cookie(name, value, httponly=True, samesite="Lax", path="/")
+    if reply.cookies:
+        attributes = cookie_attributes(
+            environ.get("HTTP_ORIGIN"), environ.get("HTTP_HOST"), environ.get("wsgi.url_scheme", "http")
+        )
+        for name, value in reply.cookies.items():
+            response.set_cookie(name, value, httponly=True, path="/", **attributes)  # type: ignore[arg-type]
     return response
+
+
+# Headers a browser script may read besides the CORS-safelisted ones: every response header the spec
+# declares, and the mock's own (the forced-response answer, the failure simulation's Retry-After).
+MOCK_RESPONSE_HEADERS = ("Preference-Applied", "Retry-After", "Allow", "WWW-Authenticate", "Location")
+
+
+def exposed_headers(spec: Contract) -> list[str]:
+    declared: dict[str, str] = {}
+    for operation in spec.operations.values():
+        for response in operation.raw.get("responses", {}).values():
+            for name in spec.resolve(response).get("headers", {}):
+                declared.setdefault(name.lower(), name)
+    declared.pop("set-cookie", None)  # a browser never lets a script read it
+    for name in MOCK_RESPONSE_HEADERS:
+        declared.setdefault(name.lower(), name)
+    return sorted(declared.values())
 
 
 class ResponseViolation(AssertionError):
@@ -107,11 +135,19 @@ def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
         query = request.args.to_dict(flat=False) if takes_query and environ.get("QUERY_STRING") else {}
         body = request.get_data(cache=False) if operation.body is not None else b""
         valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body, cookies)
+        if "HTTP_PREFER" in environ:
+            prefer = parse_prefer(environ["HTTP_PREFER"])
+            if prefer.any:
+                forced = forced_response(state.spec, operation, prefer)
+                environ[NOTE_KEY] = f"forced: {prefer.applied()}"
+                response = _json(forced.body, forced.status, forced.media_type)
+                response.headers.update(forced.headers)
+                return response
         scope = principal.scope(cookies.get(ACTIVE_OU_COOKIE)) if needs_ou else principal.unscoped(cookies)
         reply = handler(Call(principal, scope, valid, state.store, state.directory))
         if state.config.validate_responses:
             _check_response(operation, reply)
-        return _render(reply)
+        return _render(reply, environ)
 
     view.__name__ = operation.operation_id
     return view
@@ -130,6 +166,17 @@ def _http_problem(error: HTTPException) -> ApiProblem:
         detail = error.description or "The request could not be read."
         return ApiProblem(400, "validation-error", detail, errors=[FieldError("body", "", detail)])
     return ApiProblem(status, error.name.lower().replace(" ", "-"), error.description or error.name)
+
+
+def _simulated_failure() -> None:
+    """A failure chosen by the serving layer (`chaos.py`): answered here, so CORS headers are added."""
+    failure = request.environ.get(FAIL_KEY)
+    if failure is None:
+        return
+    if isinstance(failure, ApiProblem):
+        raise failure
+    request.environ[NOTE_KEY] = f"simulated: {failure}"
+    raise failure_problem(failure)
 
 
 def _register_errors(app: Flask) -> None:
@@ -176,15 +223,26 @@ def flask_rules(spec: Contract) -> dict[str, str]:
     return rules
 
 
-def create_app(config: MockConfig | None = None) -> Flask:
-    """A fresh mock: spec compiled, seed loaded, every operation bound to its handler."""
+def create_app(
+    config: MockConfig | None = None, *, controls: Controls | None = None, store: LeadStore | None = None
+) -> Flask:
+    """A fresh mock: spec compiled, seed loaded, every operation bound to its handler.
+
+    `controls` and `store` are handed over when the app is rebuilt after an edit of openapi.yaml
+    (`reload.py`), so that the leads, the failure rules and the journal survive it.
+    """
     config = config or MockConfig()
+    controls = controls or Controls()
     spec = load_contract(config.spec_path)
-    seed = load_seed(config.seed_path, spec)
-    store = config.store_class(
-        seed, StoreLimits.from_spec(spec), clock=config.clock, deletion_delay=config.deletion_delay
-    )
-    state = MockState(config, spec, RequestValidator(spec, config.clock), store, Directory(seed))
+    seed = scenario_seed(controls.scenario, load_seed(config.seed_path, spec))
+    if store is None:
+        store = config.store_class(
+            seed, StoreLimits.from_spec(spec), clock=config.clock, deletion_delay=config.deletion_delay
+        )
+        apply_scenario(controls.scenario, store)
+    else:
+        store.set_limits(StoreLimits.from_spec(spec))
+    state = MockState(config, spec, RequestValidator(spec, config.clock), store, Directory(seed), controls)
 
     handlers = all_handlers()
     missing = set(spec.operations) - set(handlers)
@@ -211,16 +269,36 @@ def create_app(config: MockConfig | None = None) -> Flask:
         )
     if config.admin_endpoints:
         app.register_blueprint(admin)
+        app.register_blueprint(docs)
+    app.before_request(_simulated_failure)
     _register_errors(app)
+    controls.route = _router(app)
     CORS(
         app,
         origins=list(config.cors_origins),
         supports_credentials=True,
-        allow_headers=["Authorization", "Content-Type"],
+        # Any request header a front end sends (Prefer, X-Request-Id, tracing, X-Mock-*): the preflight
+        # echoes what it is asked for. Exposed: what a script needs to read (WWW-Authenticate, Allow ...).
+        allow_headers="*",
+        expose_headers=exposed_headers(spec),
         max_age=600,
     )
     _only_for_cross_origin_requests(app)
     return app
+
+
+def _router(app: Flask) -> Callable[[str, str], str | None]:
+    """(method, path) -> operationId, for the per-operation failure rules of the serving layer."""
+    adapter = app.url_map.bind("mock")
+
+    def route(method: str, path: str) -> str | None:
+        try:
+            endpoint, _ = adapter.match(path, method)
+        except HTTPException:
+            return None
+        return str(endpoint)
+
+    return route
 
 
 def _only_for_cross_origin_requests(app: Flask) -> None:

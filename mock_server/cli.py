@@ -22,8 +22,14 @@ from granian.server import Server
 
 from leadvibe_contract.contract import SpecError
 from mock_server.app import create_app
+from mock_server.chaos import Chaos, ChaosError, Rule
 from mock_server.config import LOCAL_ORIGINS, MockConfig
+from mock_server.controls import Controls
+from mock_server.journal import Journal
+from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, PortBusy, ensure_free
 from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
+from mock_server.reload import Reloader
+from mock_server.scenarios import SCENARIOS
 from mock_server.seed import DEFAULT_SEED, SeedError
 from mock_server.serving import BoundedBodyRSGI
 from mock_server.state import mock_state
@@ -34,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="leadvibe-mock",
         description="A stateful mock of the LeadVibe lead API, driven by openapi.yaml.",
         epilog="Demo tokens: kbn_pat_demo (org_456: unit_default, unit_emea), kbn_pat_demo_emea (org_456: "
-        "unit_emea), kbn_pat_other (org_789). Mock-only endpoints: GET /_mock/health, POST /_mock/reset, "
-        "GET /openapi.yaml.",
+        "unit_emea), kbn_pat_other (org_789). Docs: /docs. Mock-only endpoints: /_mock/health, /_mock/reset, "
+        "/_mock/scenarios, /_mock/scenario, /_mock/chaos, /_mock/requests, /openapi.yaml (README).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4010, help="port to listen on (default 4010)")
@@ -45,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_SEED,
         metavar="FILE",
         help="seed file (YAML or JSON) loaded at start and on reset (default: the shipped demo seed)",
+    )
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="the OpenAPI document to serve (default: the project's openapi.yaml); reloaded when it changes",
     )
     parser.add_argument(
         "--deletion-delay",
@@ -68,18 +81,66 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a request body may take to arrive before a 408 (default: the spec's "
         "info.x-request-body-timeout-seconds)",
     )
-    parser.add_argument("--quiet", action="store_true", help="do not print the start-up banner")
+    parser.add_argument(
+        "--scenario", default="demo", choices=list(SCENARIOS), help="the named state to start in (default demo)"
+    )
+    parser.add_argument(
+        "--delay",
+        default="0",
+        metavar="MS",
+        help="latency of every response: milliseconds ('300') or a random range ('100-800'); default 0",
+    )
+    parser.add_argument(
+        "--fail-rate", type=float, default=0.0, metavar="RATE", help="share of requests that fail, 0-1 (default 0)"
+    )
+    parser.add_argument(
+        "--fail-with",
+        default="500,503",
+        metavar="LIST",
+        help="the failures to choose from: statuses 400-599 and/or 'drop' (default 500,503)",
+    )
+    parser.add_argument("--no-reload", action="store_true", help="do not reload when openapi.yaml or the seed changes")
+    parser.add_argument("--quiet", action="store_true", help="print neither the banner nor a line per request")
     add_proxy_arguments(parser)  # issue #12: --proxy UPSTREAM serves the validating proxy instead
     return parser
+
+
+def _global_rule(args: argparse.Namespace) -> Rule:
+    try:
+        return Rule.from_json(
+            {"delay": args.delay, "fail_rate": args.fail_rate, "fail_with": args.fail_with.split(",")}
+        )
+    except ChaosError as exc:
+        sys.exit(f"leadvibe-mock: {exc}")
+
+
+def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -> str:
+    """Where everything is: the docs, the admin API, the demo tokens."""
+    more = f" (and {also})" if also else ""
+    return (
+        f"leadvibe-mock: {leads} leads from {seed}, scenario '{scenario}'; serving {base}{more}\n"
+        f"  docs (Swagger UI, Try it out):  {base}/docs\n"
+        f"  demo tokens:  Bearer kbn_pat_demo (org_456: unit_default, unit_emea), kbn_pat_demo_emea, "
+        f"kbn_pat_other (org_789); Basic lv_ci_demo:lv_cs_demo\n"
+        f"  admin API:  {base}/_mock/health | reset | scenarios | scenario | chaos | requests  (README)\n"
+        f"  force a response:  -H 'Prefer: code=404'   slow/fail one request:  -H 'X-Mock-Delay: 300' "
+        f"-H 'X-Mock-Fail: 503'\n"
+        f"  try:  curl -H 'Authorization: Bearer kbn_pat_demo' {base}/lead/ld_123"
+    )
 
 
 _APP: Flask | None = None
 
 
-def _worker_app(config: MockConfig, max_body_bytes: int, body_timeout: float) -> BoundedBodyRSGI:
+def _worker_app(
+    config: MockConfig, controls: Controls, max_body_bytes: int, body_timeout: float, *, reload: bool
+) -> BoundedBodyRSGI:
     """The app of granian's worker: inherited from the parent when forked, else built anew (spawn)."""
-    app = _APP if _APP is not None else create_app(config)
-    return BoundedBodyRSGI(app, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+    app = _APP if _APP is not None else create_app(config, controls=controls)
+    server = BoundedBodyRSGI(app, max_body_bytes=max_body_bytes, body_timeout=body_timeout, controls=controls)
+    if reload:
+        server.on_start.append(Reloader(server, config).start)
+    return server
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -91,26 +152,44 @@ def main(argv: list[str] | None = None) -> None:
     if args.deletion_delay < 0:
         sys.exit("leadvibe-mock: --deletion-delay must not be negative")
     config = MockConfig(
+        spec_path=args.spec,
         seed_path=args.seed,
         deletion_delay=timedelta(seconds=args.deletion_delay),
         cors_origins=tuple(args.cors_origin or LOCAL_ORIGINS),
     )
+    controls = Controls(chaos=Chaos(rule=_global_rule(args)), journal=Journal(quiet=args.quiet), scenario=args.scenario)
     try:
-        app = _APP = create_app(config)
+        app = _APP = create_app(config, controls=controls)
     except (SeedError, SpecError) as exc:
         sys.exit(f"leadvibe-mock: {exc}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    if not args.quiet:
-        leads = mock_state(app).store.lead_count()
-        print(
-            f"leadvibe-mock: {leads} leads from {args.seed}; serving http://{args.host}:{args.port}\n"
-            f"  try: curl -H 'Authorization: Bearer kbn_pat_demo' http://{args.host}:{args.port}/lead/ld_123",
-            flush=True,
-        )
     state = mock_state(app)
     body_timeout = args.body_timeout if args.body_timeout is not None else state.spec.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
+    try:
+        ensure_free(args.host, args.port)
+    except PortBusy as exc:
+        sys.exit(f"leadvibe-mock: {exc}; choose another with --port")
+    except OSError as exc:
+        sys.exit(f"leadvibe-mock: cannot listen on {args.host}:{args.port}: {exc}")
+    also = None
+    if args.host in LOOPBACK_NAMES:
+        forwarder = LoopbackForwarder(args.port)
+        if forwarder.start():
+            also = f"http://[::1]:{args.port}"
+        else:
+            print(
+                f"leadvibe-mock: not serving IPv6 [::1]:{args.port} ({forwarder.error}); a client that resolves "
+                f"localhost to ::1 must use http://127.0.0.1:{args.port}",
+                file=sys.stderr,
+                flush=True,
+            )
+    if not args.quiet:
+        print(
+            banner(f"http://{args.host}:{args.port}", state.store.lead_count(), args.seed, args.scenario, also),
+            flush=True,
+        )
     server = Server(
         target="mock_server",
         address=args.host,
@@ -120,5 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         websockets=False,
         log_level=LogLevels.warning,
     )
-    loader = functools.partial(_worker_app, config, state.spec.max_request_bytes, body_timeout)
+    loader = functools.partial(
+        _worker_app, config, controls, state.spec.max_request_bytes, body_timeout, reload=not args.no_reload
+    )
     server.serve(target_loader=loader, wrap_loader=False)

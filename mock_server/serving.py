@@ -9,6 +9,9 @@ app run, synchronously, on the same thread (so the app still runs one request at
 - a body that does not arrive in full within the deadline: 408 problem, connection closed;
 - a body over the size limit, announced (`Content-Length`) or streamed (chunked): 413 problem, closed;
 - a malformed `Content-Length`: 400 problem, closed.
+
+This layer also applies simulated latency (awaited here, so a slow answer delays no other client; see
+`chaos.py`), cuts the connection for a simulated drop, and records every request (`journal.py`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ import asyncio
 import io
 import logging
 import sys
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
 
+from mock_server.chaos import DELAY_HEADER, DROP, FAIL_HEADER, FAIL_KEY
+from mock_server.controls import NOTE_KEY, Controls
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError
 
 log = logging.getLogger("mock_server")
@@ -42,22 +48,82 @@ def problem_response(problem: ApiProblem) -> tuple[int, list[tuple[str, str]], b
 class BoundedBodyRSGI:
     """An RSGI application that runs a WSGI app once the request body has arrived, within bounds."""
 
-    def __init__(self, app: WSGIApp, *, max_body_bytes: int, body_timeout: float) -> None:
-        self.app = app
+    def __init__(
+        self, app: WSGIApp, *, max_body_bytes: int, body_timeout: float, controls: Controls | None = None
+    ) -> None:
+        self.app = app  # replaced by the reloader when openapi.yaml or the seed changes
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
+        self.controls = controls or Controls()
+        self.on_start: list[Callable[[asyncio.AbstractEventLoop], None]] = []
+
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Called by granian in the worker, with its event loop: starts the reload watcher."""
+        for start in self.on_start:
+            start(loop)
 
     async def __call__(self, scope: Any, protocol: Any) -> None:
         """The RSGI entry point (granian calls an RSGI application with its scope and protocol)."""
         if scope.proto != "http":  # websockets are switched off in the server; refuse anything else
             return
+        started = time.perf_counter()
+        path = scope.path
+        extra: dict[str, Any] = {}
         try:
             body = await self._body(scope, protocol)
+            simulated = scope.method != "OPTIONS" and not path.startswith(("/_mock/", "/docs"))
+            if simulated and await self._simulate(scope, path, extra) == DROP:
+                # The status line goes out, then the connection closes before the promised body.
+                transport = protocol.response_stream(
+                    200, [("content-type", "application/json"), ("content-length", "64")]
+                )
+                await transport.send_bytes(b'{"lead_id": ')
+                self._record(scope, 200, started, b"", "simulated: connection dropped")
+                return
         except ApiProblem as problem:
-            protocol.response_bytes(*problem_response(problem))
+            status, headers, data = problem_response(problem)
+            protocol.response_bytes(status, headers, data)
+            self._record(scope, status, started, data, None)
             return
-        status, headers, data = self._run(scope, body)
+        environ = wsgi_environ(scope, body)
+        environ.update(extra)
+        status, headers, data = self._run(environ)
         protocol.response_bytes(status, headers, data)
+        if not path.startswith("/docs"):
+            self._record(scope, status, started, data, environ.get(NOTE_KEY))
+
+    async def _simulate(self, scope: Any, path: str, extra: dict[str, Any]) -> Any:
+        """Await the chosen latency; return the chosen failure (handed to the app, or DROP)."""
+        chaos = self.controls.chaos
+        delay_header = scope.headers.get(DELAY_HEADER)
+        fail_header = scope.headers.get(FAIL_HEADER)
+        if delay_header is None and fail_header is None and not chaos.active:
+            return None
+        try:
+            operation = self.controls.route(scope.method, path) if chaos.operations else None
+            delay, failure = chaos.decide(operation, delay_header, fail_header)
+        except ApiProblem as problem:
+            extra[FAIL_KEY] = problem  # the app answers it, with CORS headers
+            return None
+        if delay:
+            await asyncio.sleep(delay)
+        if failure is not None and failure != DROP:
+            extra[FAIL_KEY] = failure
+        return failure
+
+    def _record(self, scope: Any, status: int, started: float, data: bytes, note: str | None) -> None:
+        journal = self.controls.journal
+        seconds = time.perf_counter() - started
+        journal.record(
+            scope.method,
+            scope.path,
+            scope.query_string,
+            status,
+            seconds,
+            data,
+            note,
+            keep=not scope.path.startswith("/_mock/"),
+        )
 
     async def _body(self, scope: Any, protocol: Any) -> bytes:
         length_header = scope.headers.get("content-length")
@@ -91,8 +157,7 @@ class BoundedBodyRSGI:
                 raise _TooLarge
         return bytes(chunks)
 
-    def _run(self, scope: Any, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-        environ = wsgi_environ(scope, body)
+    def _run(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         started: list[Any] = []
 
         def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:

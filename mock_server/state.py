@@ -9,6 +9,7 @@ from flask import Flask
 from leadvibe_contract.contract import Contract
 from mock_server.auth import Directory
 from mock_server.config import MockConfig
+from mock_server.controls import Controls
 from mock_server.store import LeadStore
 from mock_server.validation import RequestValidator
 
@@ -22,6 +23,7 @@ class MockState:
     validator: RequestValidator
     store: LeadStore
     directory: Directory
+    controls: Controls
 
 
 def mock_state(app: Flask) -> MockState:

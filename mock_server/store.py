@@ -269,6 +269,11 @@ class LeadStore:
         index = self._index.get(scope)
         return index.ranked if index is not None else SortedList()
 
+    def set_limits(self, limits: StoreLimits) -> None:
+        """New limits (openapi.yaml was edited); the leads are kept."""
+        with self._lock:
+            self._limits = limits
+
     def _materialize(self, seed: LeadSeed, now: datetime) -> LeadRecord:
         events = sorted(
             (Event(e.event_id, e.event_type, resolve_time(e.at, now), e.metadata, e.suppressed) for e in seed.events),
@@ -532,8 +537,9 @@ class LeadStore:
             self._touch(lead, self._clock())
             return {"status": "ok", "message": "owner assigned" if assigned else "owner unassigned"}
 
-    def delete_lead(self, scope: Scope, lead_id: str) -> dict[str, Any]:
-        """The lead disappears at once; its deletion completes (or fails) after the deletion delay."""
+    def delete_lead(self, scope: Scope, lead_id: str, delay: timedelta | None = None) -> dict[str, Any]:
+        """The lead disappears at once; its deletion completes (or fails) after the deletion delay
+        (or `delay`, which a scenario uses to hold a deletion pending)."""
         with self._lock:
             lead = self._visible(scope, lead_id)
             now = self._clock()
@@ -546,7 +552,7 @@ class LeadStore:
             kept[lead_id] = Deletion(
                 lead_id=lead_id,
                 requested_at=now,
-                ends_at=now + self._deletion_delay,
+                ends_at=now + (self._deletion_delay if delay is None else delay),
                 fails=lead.deletion_fails,
             )
             if len(kept) > self._limits.max_deletions_per_ou:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -103,10 +104,10 @@ def auth_ignored() -> Variant:
 
 
 class _StillReadable(LeadStore):
-    def delete_lead(self, scope: Scope, lead_id: str) -> dict[str, Any]:
+    def delete_lead(self, scope: Scope, lead_id: str, delay: timedelta | None = None) -> dict[str, Any]:
         with self._lock:
             record = self._leads.get(lead_id)
-            answer = super().delete_lead(scope, lead_id)
+            answer = super().delete_lead(scope, lead_id, delay)
             if record is not None:  # the deletion is recorded, but the lead stays
                 self._leads[lead_id] = record
                 self._index[scope].add(record)

@@ -1,0 +1,134 @@
+"""Simulated slowness and failure: latency and a failure rate, globally, per operation, per request.
+
+Why here and not in Flask: the app runs one request at a time on one Python thread, so a `time.sleep`
+there would delay every client. The serving layer (`serving.py`) awaits the delay on the event loop, and
+only then runs the app; a chosen failure is handed to the app (`FAIL_KEY` in the environ) so that the
+failure still carries CORS headers a browser can read. A dropped connection is done by the serving layer.
+
+Precedence: the request's headers (`X-Mock-Delay`, `X-Mock-Fail`), then the operation's rule set at run
+time through `/_mock/chaos/<operationId>`, then the global rule (CLI options or `PUT /_mock/chaos`).
+A simulated failure changes no state.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from mock_server.problems import ApiProblem, FieldError
+
+DELAY_HEADER = "x-mock-delay"
+FAIL_HEADER = "x-mock-fail"
+FAIL_KEY = "leadvibe.fail"
+DROP = "drop"
+MAX_DELAY_MS = 60_000
+RETRY_AFTER_SECONDS = 2
+_DELAY = re.compile(r"^\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?$")
+
+
+class ChaosError(ValueError):
+    """A delay or failure setting that cannot be understood."""
+
+
+def parse_delay(text: str) -> tuple[int, int]:
+    """`300` (ms) or `100-800` (a random delay in that range, uniformly)."""
+    match = _DELAY.match(text)
+    if not match:
+        raise ChaosError(f"delay {text!r} is not milliseconds ('300') or a range ('100-800')")
+    low = int(match.group(1))
+    high = int(match.group(2) or low)
+    if high < low or high > MAX_DELAY_MS:
+        raise ChaosError(f"delay {text!r}: the range must be ordered and at most {MAX_DELAY_MS} ms")
+    return low, high
+
+
+def parse_failure(text: str) -> int | str:
+    """A status 400-599, or `drop` (the connection is cut before the response completes)."""
+    value = text.strip().lower()
+    if value == DROP:
+        return DROP
+    if value.isdigit() and 400 <= int(value) <= 599:
+        return int(value)
+    raise ChaosError(f"failure {text!r} is not a status 400-599 or 'drop'")
+
+
+@dataclass
+class Rule:
+    """Latency (a range in ms) and a failure rate with the statuses to fail with (chosen at random)."""
+
+    delay_ms: tuple[int, int] = (0, 0)
+    fail_rate: float = 0.0
+    fail_with: tuple[int | str, ...] = (500,)
+
+    @property
+    def active(self) -> bool:
+        return self.delay_ms != (0, 0) or self.fail_rate > 0
+
+    @classmethod
+    def from_json(cls, body: Any) -> Rule:
+        """A rule from the admin API: `{"delay": "100-800", "fail_rate": 0.2, "fail_with": [503, "drop"]}`."""
+        if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with"}:
+            raise ChaosError("expected an object with 'delay', 'fail_rate' and/or 'fail_with'")
+        rule = cls()
+        if "delay" in body:
+            rule.delay_ms = parse_delay(str(body["delay"]))
+        if "fail_rate" in body:
+            rate = body["fail_rate"]
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise ChaosError("fail_rate must be a number from 0 to 1")
+            rule.fail_rate = float(rate)
+        if "fail_with" in body:
+            statuses = body["fail_with"]
+            if not isinstance(statuses, list) or not statuses:
+                raise ChaosError("fail_with must be a non-empty list of statuses or 'drop'")
+            rule.fail_with = tuple(parse_failure(str(status)) for status in statuses)
+        return rule
+
+    def to_json(self) -> dict[str, Any]:
+        low, high = self.delay_ms
+        return {
+            "delay": f"{low}" if low == high else f"{low}-{high}",
+            "fail_rate": self.fail_rate,
+            "fail_with": list(self.fail_with),
+        }
+
+
+@dataclass
+class Chaos:
+    """The global rule and the per-operation ones; `decide` is what one request gets."""
+
+    rule: Rule = field(default_factory=Rule)
+    operations: dict[str, Rule] = field(default_factory=dict)
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    @property
+    def active(self) -> bool:
+        """Whether any rule could apply: the plain path checks only this (and the two headers)."""
+        return self.rule.active or bool(self.operations)
+
+    def decide(
+        self, operation_id: str | None, delay_header: str | None, fail_header: str | None
+    ) -> tuple[float, int | str | None]:
+        """(seconds to wait, the failure or None) for one request; a bad header is a 400 problem."""
+        rule = self.operations.get(operation_id or "", self.rule)
+        try:
+            low, high = parse_delay(delay_header) if delay_header is not None else rule.delay_ms
+            failure = parse_failure(fail_header) if fail_header is not None else None
+        except ChaosError as exc:
+            name = "X-Mock-Delay" if delay_header is not None and "delay" in str(exc) else "X-Mock-Fail"
+            raise ApiProblem(400, "validation-error", str(exc), errors=[FieldError("header", name, str(exc))]) from None
+        if failure is None and rule.fail_rate and self.rng.random() < rule.fail_rate:
+            failure = self.rng.choice(rule.fail_with)
+        delay = low if low == high else self.rng.uniform(low, high)
+        return delay / 1000, failure
+
+
+def failure_problem(status: int) -> ApiProblem:
+    """The problem document of a simulated failure; 429 and 503 say when to retry."""
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status in (429, 503) else {}
+    slug = {500: "internal-error", 503: "service-unavailable", 429: "too-many-requests"}.get(status, "simulated")
+    return ApiProblem(
+        status, slug, f"A failure simulated by the mock ({status}); nothing was changed.", headers=headers
+    )

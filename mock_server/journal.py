@@ -1,0 +1,110 @@
+"""What happened: one readable log line per request, and the recent requests at `/_mock/requests`.
+
+Why in the serving layer: only there are the whole time (delay and body read included) and the final
+status known. The reason of a 4xx is read back from the problem document the app sent (only for
+errors, so the plain path pays nothing for it). Credentials never appear: the line and the journal hold
+the method, path, query, status, time and verdict, not the headers.
+
+Writes are buffered and flushed once per event-loop turn, not once per line: a line costs a few
+microseconds, a flush per request would cost a system call each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import orjson
+
+JOURNAL_SIZE = 200
+
+
+@dataclass
+class Journal:
+    """A ring of the newest requests, and the log printer (silent with `quiet`)."""
+
+    quiet: bool = False
+    size: int = JOURNAL_SIZE
+    out: TextIO = field(default_factory=lambda: sys.stdout)
+    entries: deque[dict[str, Any]] = field(init=False)
+    _flush_pending: bool = field(default=False, init=False)
+
+    def __post_init__(self) -> None:
+        self.entries = deque(maxlen=self.size)
+
+    def record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        status: int,
+        seconds: float,
+        body: bytes = b"",
+        note: str | None = None,
+        *,
+        keep: bool = True,
+    ) -> None:
+        """Log the request, and keep it in the journal unless `keep` is false (the admin API's own)."""
+        reason = _reason(body) if status >= 400 and body else None
+        verdict = note or ("ok" if status < 400 else f"rejected: {reason}" if reason else "rejected")
+        target = f"{path}?{query}" if query else path
+        if keep:
+            self.entries.append(
+                {
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "method": method,
+                    "path": target,
+                    "status": status,
+                    "ms": round(seconds * 1000, 2),
+                    "verdict": verdict,
+                }
+            )
+        if self.quiet:
+            return
+        extra = f"  {reason}" if reason else ""
+        extra += f"  [{note}]" if note else ""
+        self.out.write(f"{time.strftime('%H:%M:%S')} {method} {target} {status} {seconds * 1000:.1f}ms{extra}\n")
+        self._schedule_flush()
+
+    def _schedule_flush(self) -> None:
+        if self._flush_pending:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.out.flush()
+            return
+        self._flush_pending = True
+        loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        self.out.flush()
+
+    def recent(self, limit: int) -> list[dict[str, Any]]:
+        """Newest first."""
+        return list(reversed(self.entries))[:limit]
+
+    def clear(self) -> None:
+        self.entries.clear()
+
+
+def _reason(body: bytes) -> str | None:
+    """The problem's detail, and the fields it names."""
+    try:
+        problem = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(problem, dict):
+        return None
+    detail = str(problem.get("detail", ""))
+    fields = [
+        f"{e.get('in')} {e.get('name')}" + ("" if e.get("detail") == detail else f": {e.get('detail')}")
+        for e in problem.get("errors", [])[:3]
+        if isinstance(e, dict)
+    ]
+    return "; ".join([detail, *fields]) if fields else detail

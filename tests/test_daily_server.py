@@ -1,0 +1,199 @@
+"""The mock as a frontend developer's daily tool (issue #9), as a real process: the busy port, IPv6
+loopback, latency that delays no one, failures, the request log and journal, reload on edit, the banner."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.test_cli import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+AUTH = {"Authorization": "Bearer kbn_pat_demo"}
+Serve = Callable[..., tuple[str, Path]]
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Serve]:
+    """Start the mock with extra arguments; returns its base URL and its log file."""
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def start(*args: str) -> tuple[str, Path]:
+        port = free_port()
+        log = tmp_path / f"mock-{port}.log"
+        with log.open("wb") as out:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "mock_server", "--port", str(port), "--deletion-delay", "0", *args],
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/_mock/health", timeout=1).ok:
+                    return base, log
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        pytest.fail(f"the mock did not answer within 30 s: {log.read_text()}")
+
+    yield start
+    for process in processes:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def _wait_for(predicate: Callable[[], bool], seconds: float = 5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_second_mock_on_a_busy_port_fails_clearly(serve: Serve) -> None:
+    base, _ = serve()
+    port = base.rsplit(":", 1)[1]
+    second = subprocess.run(
+        [sys.executable, "-m", "mock_server", "--port", port], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert second.returncode != 0
+    assert f"port {port} on 127.0.0.1 is already in use" in second.stderr
+
+
+def test_the_banner_says_where_everything_is_and_ipv6_loopback_is_served(serve: Serve) -> None:
+    base, log = serve()
+    banner = log.read_text()
+    for where in (f"{base}/docs", f"{base}/_mock/health", "kbn_pat_demo", "Prefer: code=404", "X-Mock-Delay"):
+        assert where in banner
+    port = base.rsplit(":", 1)[1]
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    assert f"http://[::1]:{port}" in banner
+    assert requests.get(f"http://[::1]:{port}/lead/ld_123", headers=AUTH, timeout=5).status_code == 200
+
+
+def test_a_delayed_request_delays_no_other_client(serve: Serve) -> None:
+    base, _ = serve()
+    slow: dict[str, float] = {}
+
+    def delayed() -> None:
+        started = time.monotonic()
+        requests.get(f"{base}/lead/ld_123", headers={**AUTH, "X-Mock-Delay": "1500"}, timeout=10)
+        slow["seconds"] = time.monotonic() - started
+
+    thread = threading.Thread(target=delayed)
+    thread.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code == 200
+    fast = time.monotonic() - started
+    thread.join()
+    assert slow["seconds"] >= 1.5
+    assert fast < 0.5
+
+
+def test_failures_per_request_and_from_the_command_line(serve: Serve) -> None:
+    base, _ = serve("--fail-rate", "1", "--fail-with", "429", "--delay", "50")
+    failed = requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5)
+    assert failed.status_code == 429
+    assert failed.headers["Retry-After"].isdigit()
+    assert failed.headers["Content-Type"] == "application/problem+json"
+    unavailable = requests.get(f"{base}/lead/ld_123", headers={**AUTH, "X-Mock-Fail": "503"}, timeout=5)
+    assert unavailable.status_code == 503
+    assert "Retry-After" in unavailable.headers
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        requests.get(f"{base}/lead/ld_123", headers={**AUTH, "X-Mock-Fail": "drop"}, timeout=5)
+    # A simulated failure changes nothing.
+    requests.put(f"{base}/lead/ld_123", json={"owner_name": "Lost"}, headers=AUTH, timeout=5)
+    requests.delete(f"{base}/_mock/chaos", timeout=5)
+    assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).json()["owner_name"] == "Jane Smith"
+    bad = requests.get(f"{base}/lead/ld_123", headers={**AUTH, "X-Mock-Fail": "soon"}, timeout=5)
+    assert bad.status_code == 400
+    assert bad.json()["errors"][0]["name"] == "X-Mock-Fail"
+
+
+def test_an_operation_rule_set_at_run_time_applies_to_that_operation_only(serve: Serve) -> None:
+    base, _ = serve()
+    requests.put(f"{base}/_mock/chaos/listLeads", json={"fail_rate": 1, "fail_with": [500]}, timeout=5)
+    assert requests.get(f"{base}/leads", headers=AUTH, timeout=5).status_code == 500
+    assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code == 200
+
+
+def test_one_log_line_per_request_with_the_reason_and_never_the_credentials(serve: Serve) -> None:
+    base, log = serve()
+    requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5)
+    requests.get(f"{base}/leads?limit=0", headers=AUTH, timeout=5)
+    requests.get(f"{base}/lead/ld_123", auth=("lv_ci_demo", "lv_cs_demo"), timeout=5)
+    assert _wait_for(lambda: "GET /leads?limit=0 400" in log.read_text())
+    text = log.read_text()
+    assert "GET /lead/ld_123 200" in text
+    assert "query limit" in text.split("GET /leads?limit=0 400", 1)[1].splitlines()[0]
+    for secret in ("kbn_pat_demo ", "Bearer kbn", "lv_cs_demo", "Basic "):
+        assert secret not in text.split("try:", 1)[1].split("\n", 1)[1]
+
+
+def test_the_journal_lists_recent_requests_with_their_verdict_and_clears(serve: Serve) -> None:
+    base, _ = serve("--quiet")
+    requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5)
+    requests.get(f"{base}/lead/ld_123", headers={**AUTH, "Prefer": "code=404"}, timeout=5)
+    requests.get(f"{base}/leads?limit=0", headers=AUTH, timeout=5)
+    entries = requests.get(f"{base}/_mock/requests?limit=3", timeout=5).json()["requests"]
+    assert [(e["path"], e["status"]) for e in entries] == [
+        ("/leads?limit=0", 400),
+        ("/lead/ld_123", 404),
+        ("/lead/ld_123", 200),
+    ]
+    assert entries[0]["verdict"].startswith("rejected: ")
+    assert entries[1]["verdict"] == "forced: code=404"
+    assert entries[2]["verdict"] == "ok"
+    assert requests.delete(f"{base}/_mock/requests", timeout=5).status_code == 204
+    assert requests.get(f"{base}/_mock/requests", timeout=5).json()["requests"] == []
+
+
+def test_quiet_prints_no_request_lines(serve: Serve) -> None:
+    base, log = serve("--quiet")
+    requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5)
+    time.sleep(0.3)
+    assert "GET /lead/ld_123" not in log.read_text()
+
+
+def test_an_edit_of_the_spec_or_the_seed_is_served_without_restart(serve: Serve, tmp_path: Path) -> None:
+    spec, seed = tmp_path / "openapi.yaml", tmp_path / "seed.yaml"
+    shutil.copy(ROOT / "openapi.yaml", spec)
+    shutil.copy(ROOT / "mock_server" / "data" / "seed.yaml", seed)
+    base, log = serve("--spec", str(spec), "--seed", str(seed))
+    requests.put(f"{base}/lead/ld_123", json={"owner_name": "Kept"}, headers=AUTH, timeout=5)
+    assert requests.get(f"{base}/leads?limit=100", headers=AUTH, timeout=5).status_code == 200
+    text = spec.read_text()
+    marker = "Leads per page, at most 100."
+    at = text.index(marker)
+    spec.write_text(text[:at] + text[at:].replace("maximum: 100", "maximum: 50", 1))
+    assert _wait_for(lambda: requests.get(f"{base}/leads?limit=100", headers=AUTH, timeout=5).status_code == 400), (
+        log.read_text()
+    )
+    assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).json()["owner_name"] == "Kept"
+    spec.write_text(spec.read_text() + "\nbroken: [\n")
+    assert _wait_for(lambda: "NOT reloaded" in log.read_text())
+    assert requests.get(f"{base}/leads?limit=100", headers=AUTH, timeout=5).status_code == 400  # last good
+    assert "openapi.yaml" in requests.get(f"{base}/_mock/health", timeout=5).json()["reload_error"]
+    seed.write_text(seed.read_text().replace("owner_name: Jane Smith", "owner_name: Jane Edited", 1))
+    spec.write_text(text)
+    assert _wait_for(
+        lambda: requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).json()["owner_name"] == "Jane Edited"
+    ), log.read_text()

@@ -1,0 +1,204 @@
+"""The mock as a frontend developer's daily tool (issue #9), in-process: CORS, the OU cookie across
+hosts, forced responses (`Prefer`), scenarios, and the admin API's failure rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from leadvibe_contract.contract import Contract
+from mock_server.chaos import Chaos, ChaosError, Rule, parse_delay
+from mock_server.problems import ApiProblem
+from tests.conftest import DEMO, FakeClock, bearer
+
+AUTH = bearer(DEMO)
+PAGE = "http://localhost:5173"
+
+
+def _problem(response: Any, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+# -- CORS ------------------------------------------------------------------------------------------
+
+
+def test_a_preflight_admits_any_request_header_a_front_end_sends(client: FlaskClient) -> None:
+    asked = "authorization, content-type, prefer, x-request-id, traceparent, x-mock-delay"
+    response = client.options(
+        "/lead/ld_123",
+        headers={"Origin": PAGE, "Access-Control-Request-Method": "PUT", "Access-Control-Request-Headers": asked},
+    )
+    assert response.headers["Access-Control-Allow-Origin"] == PAGE
+    allowed = {h.strip() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+    assert allowed == {h.strip() for h in asked.split(",")}
+
+
+def test_a_script_may_read_the_headers_the_api_and_the_mock_send(client: FlaskClient) -> None:
+    response = client.get("/lead/ld_123", headers={"Origin": PAGE})
+    exposed = {h.strip().lower() for h in response.headers["Access-Control-Expose-Headers"].split(",")}
+    assert {"www-authenticate", "allow", "retry-after", "location", "preference-applied"} <= exposed
+    assert "set-cookie" not in exposed
+
+
+def test_a_foreign_origin_gets_no_cors_headers(client: FlaskClient) -> None:
+    response = client.get("/lead/ld_123", headers={**AUTH, "Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+# -- the activeOu cookie ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "attributes"),
+    [
+        (None, "127.0.0.1:4010", {"SameSite=Lax"}),
+        ("http://localhost:5173", "localhost:4010", {"SameSite=Lax"}),
+        ("http://127.0.0.1:5173", "127.0.0.1:4010", {"SameSite=Lax"}),
+        ("http://localhost:5173", "127.0.0.1:4010", {"SameSite=None", "Secure", "Partitioned"}),
+        ("http://127.0.0.1:3000", "localhost:4010", {"SameSite=None", "Secure", "Partitioned"}),
+        ("http://[::1]:3000", "localhost:4010", {"SameSite=None", "Secure", "Partitioned"}),
+    ],
+)
+def test_the_ou_cookie_is_made_to_survive_a_cross_site_page(
+    client: FlaskClient, origin: str | None, host: str, attributes: set[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = {**AUTH, "Host": host, **({"Origin": origin} if origin else {})}
+    response = client.post("/org-units/active", json={"ouId": "unit_emea"}, headers=headers)
+    assert response.status_code == 200
+    cookie = {part.strip() for part in response.headers["Set-Cookie"].split(";")}
+    assert attributes <= cookie
+    assert "HttpOnly" in cookie
+    cross = "Partitioned" in attributes
+    assert ("cross-site page" in caplog.text) is cross
+    if not cross:
+        assert "Secure" not in cookie
+
+
+# -- forced responses ------------------------------------------------------------------------------
+
+
+def test_prefer_code_forces_a_declared_status_and_changes_no_state(client: FlaskClient, spec: Contract) -> None:
+    forced = client.get("/lead/ld_123", headers={**AUTH, "Prefer": "code=404"})
+    assert _problem(forced, 404)["status"] == 404
+    assert forced.headers["Preference-Applied"] == "code=404"
+    put = client.put(
+        "/lead/ld_123", json={"owner_name": "Nobody"}, headers={**AUTH, "Prefer": "code=200, example=nope"}
+    )
+    assert _problem(put, 400)["type"] == "/problems/unsatisfiable-preference"
+    client.put("/lead/ld_123", json={"owner_name": "Nobody"}, headers={**AUTH, "Prefer": "code=200"})
+    assert client.get("/lead/ld_123", headers=AUTH).get_json()["owner_name"] == "Jane Smith"
+
+
+def test_prefer_example_picks_a_named_example(client: FlaskClient) -> None:
+    response = client.get("/lead/ld_999", headers={**AUTH, "Prefer": "example=ld_123"})
+    assert response.status_code == 200
+    assert response.get_json()["lead_id"] == "ld_123"
+    assert response.headers["Preference-Applied"] == "example=ld_123"
+
+
+@pytest.mark.parametrize("status", [200, 400, 401, 404, 500])
+def test_prefer_dynamic_generates_a_body_the_schema_accepts(client: FlaskClient, spec: Contract, status: int) -> None:
+    operation = spec.operations["getLead"]
+    for _ in range(10):
+        response = client.get("/lead/ld_123", headers={**AUTH, "Prefer": f"code={status}, dynamic=true"})
+        assert response.status_code == status
+        validator = operation.responses[status]
+        assert validator is not None
+        assert validator.is_valid(response.get_json()), response.get_json()
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_status_the_operation_does_not_declare_is_refused_by_name(client: FlaskClient) -> None:
+    problem = _problem(client.get("/lead/ld_123", headers={**AUTH, "Prefer": "code=418"}), 400)
+    assert "declares no 418" in problem["detail"]
+    assert problem["errors"][0]["name"] == "Prefer"
+    assert _problem(client.get("/lead/ld_123", headers={**AUTH, "Prefer": "code=abc"}), 400)
+
+
+def test_a_forced_response_still_needs_credentials_and_a_valid_request(client: FlaskClient) -> None:
+    assert client.get("/lead/ld_123", headers={"Prefer": "code=200"}).status_code == 401
+    assert client.get("/lead/bad%20id", headers={**AUTH, "Prefer": "code=200"}).status_code == 400
+
+
+def test_other_preferences_are_ignored(client: FlaskClient) -> None:
+    response = client.get("/lead/ld_123", headers={**AUTH, "Prefer": "return=minimal"})
+    assert response.status_code == 200
+    assert "Preference-Applied" not in response.headers
+
+
+# -- scenarios -------------------------------------------------------------------------------------
+
+
+def _scenario(client: FlaskClient, name: str) -> None:
+    response = client.put("/_mock/scenario", json={"name": name})
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_scenarios_are_listed_and_switched_without_restart(client: FlaskClient) -> None:
+    listed = client.get("/_mock/scenarios").get_json()
+    assert listed["current"] == "demo"
+    assert {"demo", "empty", "large", "deletion-pending", "deletion-fails", "score-reset"} <= set(listed["scenarios"])
+    _scenario(client, "empty")
+    assert client.get("/leads", headers=AUTH).get_json()["total"] == 0
+    _scenario(client, "large")
+    assert client.get("/leads", headers=AUTH).get_json()["total"] > 5_000
+    client.post("/_mock/reset")  # a reset stays in the scenario
+    assert client.get("/leads", headers=AUTH).get_json()["total"] > 5_000
+    _scenario(client, "demo")
+    assert client.get("/lead/ld_123", headers=AUTH).status_code == 200
+    assert _problem(client.put("/_mock/scenario", json={"name": "nope"}), 400)["errors"][0]["name"] == "/name"
+
+
+def test_deletion_scenarios(client: FlaskClient, clock: FakeClock) -> None:
+    _scenario(client, "deletion-pending")
+    assert client.get("/lead/ld_123", headers=AUTH).status_code == 404
+    clock.advance(hours=1)
+    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()["status"] == "pending"
+    _scenario(client, "deletion-fails")
+    assert client.delete("/lead/ld_123", headers=AUTH).status_code == 200
+    clock.advance(seconds=10)
+    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()["status"] == "failed"
+
+
+def test_the_score_reset_scenario_resets_ld_123(client: FlaskClient) -> None:
+    before = client.get("/score/ld_123", headers=AUTH).get_json()["score"]
+    _scenario(client, "score-reset")
+    after = client.get("/score/ld_123", headers=AUTH).get_json()["score"]
+    assert after < before
+
+
+# -- failure and latency rules ---------------------------------------------------------------------
+
+
+def test_the_admin_api_sets_and_clears_failure_rules(client: FlaskClient) -> None:
+    rules = client.put("/_mock/chaos", json={"delay": "100-300", "fail_rate": 0.5, "fail_with": [503, "drop"]})
+    assert rules.get_json()["all"] == {"delay": "100-300", "fail_rate": 0.5, "fail_with": [503, "drop"]}
+    one = client.put("/_mock/chaos/getLead", json={"fail_rate": 1, "fail_with": [429]})
+    assert one.get_json()["operations"]["getLead"]["fail_with"] == [429]
+    assert client.put("/_mock/chaos/noSuchOperation", json={}).status_code == 404
+    assert _problem(client.put("/_mock/chaos", json={"fail_rate": 2}), 400)
+    assert _problem(client.put("/_mock/chaos", json={"fail_with": [200]}), 400)
+    assert _problem(client.put("/_mock/chaos", json={"delay": "9-1"}), 400)
+    assert client.delete("/_mock/chaos/getLead").status_code == 204
+    assert client.delete("/_mock/chaos").status_code == 204
+    assert client.get("/_mock/chaos").get_json() == {
+        "all": {"delay": "0", "fail_rate": 0.0, "fail_with": [500]},
+        "operations": {},
+    }
+
+
+def test_the_request_header_wins_over_the_operation_rule_which_wins_over_the_global_one() -> None:
+    chaos = Chaos(rule=Rule(delay_ms=(50, 50)), operations={"getLead": Rule(fail_rate=1.0, fail_with=(429,))})
+    assert chaos.decide("listLeads", None, None) == (0.05, None)
+    assert chaos.decide("getLead", None, None) == (0.0, 429)
+    assert chaos.decide("getLead", "300", "drop") == (0.3, "drop")
+    with pytest.raises(ApiProblem):
+        chaos.decide(None, "soon", None)
+    with pytest.raises(ChaosError):
+        parse_delay("60001")
