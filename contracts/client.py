@@ -6,6 +6,7 @@ it. Tokens never appear in that output: the command refers to `$LEADVIBE_TOKEN` 
 
 from __future__ import annotations
 
+import base64
 import json
 import shlex
 import threading
@@ -38,10 +39,13 @@ class SentRequest:
     url: str
     token_name: str | None
     json_body: Any = None
+    basic: bool = False  # service credentials (HTTP Basic), named by their variable like a token
 
     def curl(self) -> str:
         parts = ["curl", "-X", self.method, shlex.quote(self.url)]
-        if self.token_name is not None:
+        if self.token_name is not None and self.basic:
+            parts += ["-u", f'"${self.token_name}"']
+        elif self.token_name is not None:
             parts += ["-H", f'"Authorization: Bearer ${self.token_name}"']
         if self.json_body is not None:
             parts += ["-H", "'Content-Type: application/json'", "-d", shlex.quote(json.dumps(self.json_body))]
@@ -88,10 +92,16 @@ class ApiClient(ABC):
         token: str | None,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        basic: tuple[str, str] | None = None,
     ) -> ApiResponse:
+        """With `basic` (client id, secret), HTTP Basic service credentials are sent instead of `token`."""
         headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        name = self._names.name_of(token)
+        if basic is not None:
+            pair = base64.b64encode(f"{basic[0]}:{basic[1]}".encode()).decode()
+            headers, name = {"Authorization": f"Basic {pair}"}, "LEADVIBE_BASIC_CREDENTIALS"
         status, response_headers, text, url = self._send(method, path, headers, dict(params or {}), json_body)
-        sent = SentRequest(method, url, self._names.name_of(token), json_body)
+        sent = SentRequest(method, url, name, json_body, basic=basic is not None)
         return ApiResponse(status, {k.lower(): v for k, v in response_headers.items()}, text, sent)
 
     @abstractmethod

@@ -17,6 +17,7 @@ from contracts.client import Tls
 MOCK_TOKEN = "kbn_pat_demo"
 # In mock mode isolation is checked against another OU of the same org and against another org.
 MOCK_OTHER_TOKENS = ("kbn_pat_demo_emea", "kbn_pat_other")
+MOCK_BASIC = ("lv_ci_demo", "lv_cs_demo")  # the seed's demo service account (HTTP Basic), tied to unit_default
 
 
 class TargetError(Exception):
@@ -29,6 +30,7 @@ class Target:
     token: str = field(repr=False)  # a credential: never in a repr, a traceback or a report
     base_url: str | None = None
     other_tokens: tuple[str, ...] = field(default=(), repr=False)
+    basic: tuple[str, str] | None = field(default=None, repr=False)  # service credentials: (client id, secret)
     allow_writes: bool = True
     max_examples: int = 25
     request_timeout: float = 10.0
@@ -58,7 +60,8 @@ class Target:
     @property
     def secrets(self) -> tuple[str, ...]:
         """Every credential of the run, for redaction of anything it prints or writes."""
-        return tuple(secret for secret in (self.token, *self.other_tokens) if secret)
+        basic = (self.basic[1], f"{self.basic[0]}:{self.basic[1]}") if self.basic else ()
+        return tuple(secret for secret in (self.token, *self.other_tokens, *basic) if secret)
 
     def describe(self) -> str:
         writes = (
@@ -102,6 +105,7 @@ def target_from_env(env: Mapping[str, str] | None = None) -> Target:
             mode="mock",
             token=MOCK_TOKEN,
             other_tokens=MOCK_OTHER_TOKENS,
+            basic=MOCK_BASIC,
             max_examples=int(_number(env, "LEADVIBE_MAX_EXAMPLES", 25, integer=True)),
             wait_timeout=5.0,
         )
@@ -122,6 +126,7 @@ def target_from_env(env: Mapping[str, str] | None = None) -> Target:
         token=token,
         base_url=base_url,
         other_tokens=(other,) if other else (),
+        basic=_basic(env),
         allow_writes=env.get("LEADVIBE_ALLOW_WRITES", "") == "1",
         max_examples=int(_number(env, "LEADVIBE_MAX_EXAMPLES", 10, integer=True)),
         request_timeout=_number(env, "LEADVIBE_TIMEOUT", 10.0),
@@ -135,6 +140,16 @@ def target_from_env(env: Mapping[str, str] | None = None) -> Target:
         retries=int(_number(env, "LEADVIBE_RETRIES", 4, integer=True)),
         state_dir=Path(env.get("LEADVIBE_STATE_DIR") or ".leadvibe-contracts"),
     )
+
+
+def _basic(env: Mapping[str, str]) -> tuple[str, str] | None:
+    raw = env.get("LEADVIBE_BASIC_CREDENTIALS", "")
+    if not raw:
+        return None
+    client_id, colon, secret = raw.partition(":")
+    if not (client_id and colon and secret):
+        raise TargetError("LEADVIBE_BASIC_CREDENTIALS must be client_id:client_secret")
+    return client_id, secret
 
 
 def _tls(env: Mapping[str, str]) -> Tls:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from contracts.ownership import OwnedLeads
 from contracts.probes import send
 from contracts.run import Run
-from contracts.verdict import expect, expect_status
+from contracts.verdict import Findings, expect, expect_status
 from leadvibe_contract.examples import example_request
 
 
@@ -107,3 +109,33 @@ def test_every_401_challenges_each_scheme_the_operation_declares(run: Run, lead_
         challenge = response.headers.get("www-authenticate", "")
         for name in names:
             expect(name in challenge, "auth_schemes", f"{request.label}: the challenge does not name {name}", response)
+
+
+def test_service_credentials_work_exactly_where_the_spec_declares_them(run: Run, lead_ids: list[str]) -> None:
+    """HTTP Basic (client_id:client_secret, docs §1.2): accepted by the operations that declare it, refused
+    (401 naming Basic) when wrong, and refused (401) by the operations that declare only Bearer. Reads only."""
+    if run.target.basic is None:
+        pytest.skip("set LEADVIBE_BASIC_CREDENTIALS=client_id:client_secret for the service-account contract")
+    client_id, secret = run.target.basic
+    schemes = run.contract.document["components"]["securitySchemes"]
+    basic = {name for name, scheme in schemes.items() if str(scheme.get("scheme", "")).lower() == "basic"}
+    findings = Findings()
+    declared_anywhere = False
+    for operation in run.contract.operations_where(write=False):
+        requirements = operation.raw.get("security", run.contract.document["security"])
+        declared = any(name in basic for requirement in requirements for name in requirement)
+        declared_anywhere |= declared
+        request = example_request(run.contract, operation.operation_id, lead_id=lead_ids[0])
+        params, label = dict(request.query), request.label
+        good = run.client.request(request.method, request.path, token=None, params=params, basic=run.target.basic)
+        if not declared:
+            findings.expect(good.status == 401, "basic_auth", f"{label} accepts Basic, declares Bearer only", good)
+            continue
+        findings.expect(good.status != 401, "basic_auth", f"{label} refuses valid service credentials", good)
+        wrong = (client_id, secret + "-not-it")
+        bad = run.client.request(request.method, request.path, token=None, params=params, basic=wrong)
+        findings.expect(bad.status == 401, "basic_auth", f"{label} accepts a wrong client secret", bad)
+        challenge = bad.headers.get("www-authenticate", "")
+        findings.expect("Basic" in challenge, "basic_auth", f"{label}: the 401 does not challenge Basic", bad)
+    findings.expect(declared_anywhere, "basic_auth", "no read operation declares HTTP Basic to check it on")
+    findings.check()

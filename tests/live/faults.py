@@ -79,7 +79,7 @@ class FaultyTarget:
             faults.echo_credentials
             and method == "GET"
             and path == "/org-units"
-            and authorization.startswith("Bearer kbn")
+            and authorization.startswith(("Bearer kbn", "Basic "))
         ):
             echo = json.dumps({"error": "boom", "received": authorization}).encode()
             return _answer(start_response, "500 Internal Server Error", echo, [])

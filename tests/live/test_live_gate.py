@@ -5,6 +5,7 @@ mock behind a fault (tests/live/faults.py); scenarios run two at a time."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import signal
@@ -29,6 +30,8 @@ from tests.live.faults import Faults, FaultyTarget, serve
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN, OTHER = "kbn_pat_demo", "kbn_pat_demo_emea"
+BASIC = ("lv_ci_demo", "lv_cs_demo")  # the seed's demo service account
+BASIC_HEADER = base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode().rstrip("=")
 SEEDED = ("ld_123", "ld_legal_hold", "ld_score_reset", "ld_bot_burst", "ld_456", "ld_789")
 WRITES = ("PUT", "PATCH", "DELETE", "POST")
 
@@ -119,7 +122,12 @@ def _kill(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
 
 SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "lying_by_alias": lambda tmp: gate(tmp, Faults(lying_by_alias=True)),
-    "echoed_credentials": lambda tmp: gate(tmp, Faults(echo_credentials=True), writes=False),
+    "echoed_credentials": lambda tmp: gate(
+        tmp,
+        Faults(echo_credentials=True),
+        writes=False,
+        env={"LEADVIBE_BASIC_CREDENTIALS": f"{BASIC[0]}:{BASIC[1]}"},
+    ),
     "budget": lambda tmp: gate(tmp, Faults(), env={"LEADVIBE_MAX_REQUESTS": "400", "LEADVIBE_RATE_LIMIT": "100"}),
     "transient": lambda tmp: gate(tmp, Faults(transient_rate=0.02, async_ingest=0.3)),
     "unavailable": lambda tmp: gate(tmp, Faults(always_unavailable_after=30), writes=False),
@@ -161,6 +169,10 @@ def test_no_credential_appears_in_any_output_or_report(results: dict[str, Result
     assert "ST101" in result.summary  # the summary has the failure ...
     assert '"received"' in result.summary  # ... the drift report has the echoing field ...
     assert TOKEN not in result.summary  # ... and neither has the credential
+    everything = result.output + result.junit + result.summary
+    assert "basic_auth" in everything  # the service credentials were sent, and echoed back ...
+    assert BASIC[1] not in everything  # ... but neither the secret nor the Basic header appears
+    assert BASIC_HEADER not in everything
 
 
 def test_the_request_budget_is_never_exceeded_and_cleanup_keeps_its_reserve(results: dict[str, Result]) -> None:
