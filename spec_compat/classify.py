@@ -37,6 +37,12 @@ def _judge(diff: ToolDiff, before: Mapping[str, Any], after: Mapping[str, Any]) 
     typed = rules.type_change(diff)
     if typed is not None:
         return typed
+    if "enum" in diff.path and diff.action in ("add", "remove"):
+        # Every enum value change needs an acknowledgment (issue #12's list): a value added to a response
+        # or removed from a request breaks a client; one removed from a response or added to a request
+        # changes what every deployment must serve or accept.
+        where = "a response" if _in_response(diff.path) else "a request"
+        return Change(BREAKING, diff.path, f"an enum value {rules.past(diff.action)} in {where}: acknowledge it")
     if diff.type == "unclassified" or diff.type not in _TOOL_KINDS:
         return rules.unclassified(diff)
     reason = _reason(diff)
@@ -83,3 +89,8 @@ def _renamed_to(diff: ToolDiff, before: Mapping[str, Any], after: Mapping[str, A
             if isinstance(item, Mapping) and _operation_id(after, path, method) == operation_id:
                 return f"{method.upper()} {path}"
     return None
+
+
+def _in_response(path: Sequence[Any]) -> bool:
+    """Whether a JSON path lies in a response (or a schema only responses use, judged by its name)."""
+    return "responses" in path

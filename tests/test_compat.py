@@ -166,12 +166,12 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
     ),
     "request enum value added": (
         lambda d: _parameters(d)["LastActive"]["schema"]["enum"].append("90d"),
-        NON_BREAKING,
+        BREAKING,
         ".schema.enum",
     ),
     "response enum value removed": (
         lambda d: _schemas(d)["DeletionStatus"]["properties"]["status"]["enum"].remove("failed"),
-        NON_BREAKING,
+        BREAKING,
         ".properties.status.enum",
     ),
     "security loosened (Basic added)": (
