@@ -150,6 +150,17 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
         BREAKING,
         "x-parameter-rules",
     ),
+    # breaking too, by issue #12: what every deployment must send or accept changes
+    "request enum value added": (
+        lambda d: _parameters(d)["LastActive"]["schema"]["enum"].append("90d"),
+        BREAKING,
+        ".schema.enum",
+    ),
+    "response enum value removed": (
+        lambda d: _schemas(d)["DeletionStatus"]["properties"]["status"]["enum"].remove("failed"),
+        BREAKING,
+        ".properties.status.enum",
+    ),
     # non-breaking: additive
     "new optional response field": (
         lambda d: _schemas(d)["Lead"]["properties"].update(segment={"type": "string"}),
@@ -163,16 +174,6 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
         ),
         NON_BREAKING,
         "['/leads'].get.parameters",
-    ),
-    "request enum value added": (
-        lambda d: _parameters(d)["LastActive"]["schema"]["enum"].append("90d"),
-        BREAKING,
-        ".schema.enum",
-    ),
-    "response enum value removed": (
-        lambda d: _schemas(d)["DeletionStatus"]["properties"]["status"]["enum"].remove("failed"),
-        BREAKING,
-        ".properties.status.enum",
     ),
     "security loosened (Basic added)": (
         lambda d: d["paths"]["/leads"]["get"].update(security=[{"bearerAuth": []}, {"basicAuth": []}]),
