@@ -104,7 +104,7 @@ def _check_response(operation: OperationSpec, reply: Reply) -> None:
             raise ResponseViolation(f"{operation.label} {reply.status} violates openapi.yaml: {errors[0]}")
 
 
-def _raw_cookies(header: str) -> dict[str, str]:
+def raw_cookies(header: str) -> dict[str, str]:
     """Cookies as sent: a value a cookie parser would drop (quotes, spaces ...) must still be judged (a 400)."""
     found: dict[str, str] = {}
     for part in header.split(";"):
@@ -131,7 +131,7 @@ def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
         environ = request.environ
         principal = state.directory.authenticate(environ.get("HTTP_AUTHORIZATION"), basic=basic)
         # Parsing cookies and the query string costs time on every request: only when there are any.
-        cookies = _raw_cookies(environ["HTTP_COOKIE"]) if "HTTP_COOKIE" in environ else {}
+        cookies = raw_cookies(environ["HTTP_COOKIE"]) if "HTTP_COOKIE" in environ else {}
         query = request.args.to_dict(flat=False) if takes_query and environ.get("QUERY_STRING") else {}
         body = request.get_data(cache=False) if operation.body is not None else b""
         valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body, cookies)

@@ -16,9 +16,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from granian.constants import Interfaces
-from granian.log import LogLevels
-from granian.server import Server
 
 from leadvibe_contract.contract import SpecError
 from mock_server.app import create_app
@@ -31,7 +28,7 @@ from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the valida
 from mock_server.reload import Reloader
 from mock_server.scenarios import SCENARIOS
 from mock_server.seed import DEFAULT_SEED, SeedError
-from mock_server.serving import BoundedBodyRSGI
+from mock_server.serving import BoundedBodyRSGI, rsgi_server
 from mock_server.state import mock_state
 
 
@@ -190,15 +187,7 @@ def main(argv: list[str] | None = None) -> None:
             banner(f"http://{args.host}:{args.port}", state.store.lead_count(), args.seed, args.scenario, also),
             flush=True,
         )
-    server = Server(
-        target="mock_server",
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.RSGI,
-        workers=1,
-        websockets=False,
-        log_level=LogLevels.warning,
-    )
+    server = rsgi_server(args.host, args.port)
     loader = functools.partial(
         _worker_app, config, controls, state.spec.max_request_bytes, body_timeout, reload=not args.no_reload
     )

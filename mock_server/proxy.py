@@ -40,8 +40,7 @@ from werkzeug.routing import Map, MapAdapter, Rule
 
 from leadvibe_contract.contract import Contract, OperationSpec
 from leadvibe_contract.drift import undeclared_fields, undeclared_headers
-from mock_server.app import SegmentExcept, flask_rules
-from mock_server.auth import ACTIVE_OU_COOKIE
+from mock_server.app import SegmentExcept, flask_rules, raw_cookies
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
 from mock_server.proxy_journal import (
     DRIFT,
@@ -113,15 +112,6 @@ def _decoded(body: bytes, encoding: str) -> bytes | None:
     except (OSError, zlib.error, EOFError):
         return None
     return None  # br, zstd ...: not validated
-
-
-def _cookies(header: str) -> dict[str, str]:
-    found: dict[str, str] = {}
-    for part in header.split(";"):
-        name, sep, value = part.strip().partition("=")
-        if sep and name == ACTIVE_OU_COOKIE:
-            found[name] = value.strip()
-    return found
 
 
 class ValidatingProxy:
@@ -260,7 +250,7 @@ class ValidatingProxy:
                 parse_qs(query, keep_blank_values=True),
                 headers.get("content-type"),
                 body,
-                _cookies(headers.get("cookie", "")),
+                raw_cookies(headers.get("cookie", "")),
             )
         except ApiProblem as problem:
             details = [f"{e.location} {e.name or '(whole body)'}: {e.detail}" for e in problem.errors]

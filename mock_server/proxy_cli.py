@@ -15,14 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from granian.constants import Interfaces
-from granian.log import LogLevels
-from granian.server import Server
-
 from leadvibe_contract.contract import SpecError, load_contract
 from mock_server.config import LOCAL_ORIGINS
 from mock_server.proxy import ValidatingProxy
 from mock_server.proxy_journal import Journal, read_journal, summary
+from mock_server.serving import rsgi_server
 
 DEFAULT_JOURNAL = Path("reports/proxy-journal.jsonl")
 
@@ -103,15 +100,7 @@ def serve_proxy(args: argparse.Namespace) -> None:
             f"journal {journal_path}",
             flush=True,
         )
-    server = Server(
-        target="mock_server",
-        address=args.host,
-        port=args.port,
-        interface=Interfaces.RSGI,
-        workers=1,
-        websockets=False,
-        log_level=LogLevels.warning,
-    )
+    server = rsgi_server(args.host, args.port)
     loader = functools.partial(
         _worker_app,
         upstream,

@@ -25,6 +25,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
+from granian.constants import Interfaces
+from granian.log import LogLevels
+from granian.server import Server
 
 from mock_server.chaos import DELAY_HEADER, DROP, FAIL_HEADER, FAIL_KEY
 from mock_server.controls import NOTE_KEY, Controls
@@ -210,3 +213,16 @@ def wsgi_environ(scope: Any, body: bytes) -> dict[str, Any]:
     if body:
         environ["CONTENT_LENGTH"] = str(len(body))
     return environ
+
+
+def rsgi_server(host: str, port: int) -> Any:  # granian's Server class is chosen at import: untyped here
+    """granian serving this package's RSGI app: one worker (the state is in memory), no websockets."""
+    return Server(
+        target="mock_server",
+        address=host,
+        port=port,
+        interface=Interfaces.RSGI,
+        workers=1,
+        websockets=False,
+        log_level=LogLevels.warning,
+    )

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.test_cli import free_port
+from tests.running import free_port
 
 CHROMIUM = os.environ.get("LEADVIBE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.test_cli import free_port
+from tests.running import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"Authorization": "Bearer kbn_pat_demo"}

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.test_cli import MOCK, free_port
+from tests.running import free_port
+from tests.test_cli import MOCK
 
 BODY_TIMEOUT = 1.0
 HEAD = "Host: 127.0.0.1\r\nAuthorization: Bearer kbn_pat_demo\r\nContent-Type: application/json\r\n"

@@ -12,17 +12,14 @@ from __future__ import annotations
 import ast
 import os
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.test_cli import free_port
+from tests.running import running_mock
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -31,28 +28,8 @@ PHASES = "examples,coverage,fuzzing,stateful"
 
 @pytest.fixture
 def mock_url() -> Iterator[str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "leadvibe-mock"), "--port", str(port), "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{base}/_mock/health", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("the mock did not answer /_mock/health within 30 s")
+    with running_mock([str(BIN / "leadvibe-mock")], "--quiet") as base:
         yield base
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
 
 
 @pytest.mark.slow

@@ -23,7 +23,7 @@ import requests
 from waitress.server import create_server
 
 from tests.gate.variants import VARIANTS, Variant, _rewrite_leads, correct
-from tests.test_cli import free_port
+from tests.running import free_port
 
 TOKEN = "kbn_pat_demo"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
