@@ -2,7 +2,7 @@
 
 - the mock as users run it: the `leadvibe-mock` console script (granian, one worker, one Python
   thread), with the shipped seed or with a generated 100,000-lead seed;
-- Prism's static mock of the same spec, installed with npm into bench/.cache/prism at an exact version
+- Prism's static mock of the same spec, installed with npm into .cache/npm-tools at its pinned version
   on first use, so every machine compares the mock with the same Prism (nothing is assumed installed by
   hand besides node and npm).
 
@@ -16,8 +16,6 @@ was removed once decided, and its result is kept in the README (Performance).
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,11 +23,10 @@ from pathlib import Path
 from bench.common import CACHE_DIR, REPO_ROOT, SPEC_PATH, MissingPrerequisite, say
 from bench.load import AUTH_HEADERS, GET_LEAD
 from bench.processes import Launch
+from devtools import npm
 
 PRISM = "Prism"
-PRISM_PACKAGE = "@stoplight/prism-cli"
-PRISM_VERSION = "5.16.0"
-PRISM_DIR = CACHE_DIR / "prism"
+PRISM_PACKAGE = "@stoplight/prism-cli"  # its exact version is pinned in devtools/npm.py
 
 LARGE_SEED_LEADS = 100_000
 _GENERATOR = REPO_ROOT / "mock_server" / "seedgen.py"
@@ -79,44 +76,11 @@ def prism(executable: Path) -> Launch:
 
 
 def ensure_prism() -> Path:
-    """The `prism` executable of the pinned Prism version, installed with npm on first use."""
-    prism = PRISM_DIR / "node_modules" / ".bin" / "prism"
-    if prism.exists() and installed_prism_version() == PRISM_VERSION:
-        return prism
-    npm = shutil.which("npm")
-    if npm is None or shutil.which("node") is None:
-        raise MissingPrerequisite("Prism needs node and npm, which are not on PATH; install Node.js 18 or later")
-    say(f"installing {PRISM_PACKAGE}@{PRISM_VERSION} into {PRISM_DIR} (once)")
-    PRISM_DIR.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [
-            npm,
-            "install",
-            "--prefix",
-            str(PRISM_DIR),
-            "--no-audit",
-            "--no-fund",
-            "--ignore-scripts",  # Prism is plain JavaScript; the only install script is a telemetry ping
-            "--loglevel=error",
-            "--save-exact",
-            f"{PRISM_PACKAGE}@{PRISM_VERSION}",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0 or not prism.exists():
-        raise MissingPrerequisite(f"npm could not install {PRISM_PACKAGE}@{PRISM_VERSION}:\n{done.stderr.strip()}")
-    return prism
-
-
-def installed_prism_version() -> str | None:
-    manifest = PRISM_DIR / "node_modules" / PRISM_PACKAGE / "package.json"
+    """The `prism` executable of the pinned Prism, installed with the project's other npm tools on first use."""
     try:
-        version: str = json.loads(manifest.read_text(encoding="utf-8"))["version"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return version
+        return npm.ensure(PRISM_PACKAGE) / "prism"
+    except npm.MissingTool as exc:
+        raise MissingPrerequisite(f"Prism: {exc}") from exc
 
 
 def large_seed() -> Path:

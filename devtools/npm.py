@@ -25,6 +25,7 @@ PINS = {
     "@redocly/cli": "2.77.0",
     "openapi-typescript": "7.13.0",
     "typescript": "5.9.3",
+    "@stoplight/prism-cli": "5.16.0",  # `make bench`: the mock beside Prism
 }
 
 
