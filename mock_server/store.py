@@ -249,6 +249,13 @@ class LeadStore:
             self._rulesets: tuple[Ruleset, ...] = self._seed.rulesets
             self._primary = next(r for r in self._seed.rulesets if r.primary and r.kind == "engagement")
             self._needles = _rule_needles(self._rulesets)
+            primary = {r.kind: r.name for r in self._rulesets if r.primary}
+            # What every listed lead carries about the rulesets: known once per seed, not per lead.
+            self._ruleset_names: dict[str, Any] = {
+                "ruleset_names": {ruleset.ruleset_id: ruleset.name for ruleset in self._rulesets},
+                "engagement_primary_ruleset_name": primary.get("engagement"),
+                "profile_primary_ruleset_name": primary.get("profile"),
+            }
             now = self._clock().replace(microsecond=0)
             self._leads = {}
             self._alias_owner = {}
@@ -391,14 +398,8 @@ class LeadStore:
 
     def _listed(self, lead: LeadRecord) -> dict[str, Any]:
         """A lead as GET /leads lists it: the lead, its score breakdown and the rulesets' names."""
-        primary = {r.kind: r.name for r in self._rulesets if r.primary}
-        return {
-            **lead.view(),
-            **lead.breakdown(self._rulesets),
-            "ruleset_names": {ruleset.ruleset_id: ruleset.name for ruleset in self._rulesets},
-            "engagement_primary_ruleset_name": primary.get("engagement"),
-            "profile_primary_ruleset_name": primary.get("profile"),
-        }
+        names = self._ruleset_names
+        return {**lead.view(), **lead.breakdown(self._rulesets), **names, "ruleset_names": dict(names["ruleset_names"])}
 
     def get_score(self, scope: Scope, lead_id: str) -> dict[str, Any]:
         with self._lock:

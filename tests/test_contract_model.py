@@ -112,8 +112,17 @@ def test_places_of_lead_ids_and_aliases_are_derived_from_the_spec(spec: Contract
     assert not refused  # every write of the shipped spec can be confined to a run's own leads
 
 
-def test_limits_are_read_from_the_spec(spec: Contract) -> None:
-    assert spec.max_request_bytes == spec.document["info"]["x-max-request-bytes"]
-    assert spec.operations["ingestEvent"].body is not None
-    assert spec.operations["ingestEvent"].body.size_limits == {"metadata": 102400}
-    assert spec.component_parameter("Days")["schema"]["maximum"] == 90
+def test_limits_follow_an_edit_of_the_spec() -> None:
+    """The limits are read, not typed: change them in a copy of the spec and the compiled contract follows."""
+    document = _document()
+    shipped = compile_spec(document)
+    assert shipped.operations["ingestEvent"].body is not None
+    assert shipped.operations["ingestEvent"].body.size_limits == {"metadata": 102400}
+    document["info"]["x-max-request-bytes"] = 4096
+    document["components"]["schemas"]["EventMetadata"]["x-max-serialized-bytes"] = 7
+    document["components"]["parameters"]["Days"]["schema"]["maximum"] = 30
+    edited = compile_spec(document)
+    assert edited.max_request_bytes == 4096
+    assert edited.operations["ingestEvent"].body is not None
+    assert edited.operations["ingestEvent"].body.size_limits == {"metadata": 7}
+    assert edited.component_parameter("Days")["schema"]["maximum"] == 30
