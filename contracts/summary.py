@@ -463,8 +463,11 @@ class RunSummary:
         if subtest is not None:
             outcome: str = "xfailed" if report.skipped and hasattr(report, "wasxfail") else report.outcome
             record.subtests.append({"subtest": subtest, "outcome": outcome})
+            # Schemathesis reports each operation as a subtest under its own node id (`test[GET /x]`): the
+            # subtest's outcome is that record's outcome, or it would stay "unfinished".
+            record.worsen(outcome)
+            record.duration += float(report.duration or 0.0)
             if report.failed:
-                record.worsen("failed")
                 message, text = _texts(report)
                 self._failures.append(_failure(report.nodeid, report.when, "failed", subtest, message, text))
             return

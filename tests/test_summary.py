@@ -21,7 +21,10 @@ from typing import Any
 
 import pytest
 
+from contracts.plugin import TargetPlugin
 from contracts.summary import Operations, RunSummary, contracts_in, reproducers
+from contracts.target import MOCK_TOKEN, Target
+from leadvibe_contract.contract import load_contract
 
 SECRET = "kbn_pat_S3CRET_for_summary_tests"
 MASK = "[REDACTED]"
@@ -546,3 +549,21 @@ def test_the_previous_report_may_be_the_file_this_run_overwrites(tmp_path: Path)
     second = run_suite(tmp_path, "def test_a():\n    pass\n", previous=previous)
     assert [p["contract"] for p in second.data["changes"]["fixed"]] == ["x"]
     assert second.data["verdict"] == "passed"
+
+
+@pytest.mark.slow
+def test_schemathesis_operations_are_counted_per_operation(tmp_path: Path) -> None:
+    """The real conformance test against the in-process mock: each operation (a Schemathesis subtest
+    under its own node id) is counted as passed in its row, never left "unfinished"."""
+    contracts = Path(__file__).resolve().parents[1] / "contracts"
+    summary = RunSummary(tmp_path, header="in-process mock")
+    code = pytest.main(
+        [str(contracts / "test_conformance.py"), "-q", "-p", "no:cacheprovider", "-o", "addopts="],
+        plugins=[TargetPlugin(Target(mode="mock", token=MOCK_TOKEN, max_examples=1)), summary],
+    )
+    assert code == 0
+    data = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert data["counts"].get("unfinished", 0) == 0, data["counts"]
+    rows = {row["operation"]: row for row in data["operations"]}
+    assert rows["GET /lead/{leadID}"]["passed"] == 1, rows["GET /lead/{leadID}"]
+    assert sum(row["passed"] for row in rows.values()) >= len(load_contract().operations)
