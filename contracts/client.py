@@ -9,8 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import shlex
-import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,11 +17,8 @@ from typing import Any
 import requests
 from requests.cookies import RequestsCookieJar
 
+from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
-
-
-class BudgetExhausted(Exception):
-    """The run used its whole request budget (LEADVIBE_MAX_REQUESTS)."""
 
 
 class ReadOnlyViolation(Exception):
@@ -111,53 +106,6 @@ class ApiClient(ABC):
         """Status, headers, text and the full URL of one request."""
 
 
-class Throttle:
-    """At most `rate` requests per second and `budget` in all, shared by every request of the run.
-
-    Clean-up has its own reserve, booked as the run goes: each lead the run may create books the requests
-    needed to prove and delete it before it is created, so the tests can never starve clean-up.
-    """
-
-    def __init__(self, rate: float, budget: int, reserve: int = 0) -> None:
-        self._interval = 1.0 / rate
-        self._budget = budget
-        self._reserve = min(reserve, budget // 2)
-        self._cleaning = False
-        self.used = 0
-        self._next = 0.0
-        self._lock = threading.Lock()
-
-    def book(self, requests: int) -> None:
-        """Keep `requests` more for clean-up; BudgetExhausted if the budget cannot hold them."""
-        with self._lock:
-            if self.used + self._reserve + requests > self._budget:
-                raise BudgetExhausted(
-                    f"the budget of {self._budget} requests cannot keep {requests} more for clean-up; "
-                    "raise LEADVIBE_MAX_REQUESTS or lower LEADVIBE_MAX_EXAMPLES"
-                )
-            self._reserve += requests
-
-    def start_cleanup(self) -> None:
-        """From now on the reserve may be spent."""
-        with self._lock:
-            self._cleaning = True
-
-    def acquire(self) -> None:
-        with self._lock:
-            limit = self._budget if self._cleaning else self._budget - self._reserve
-            if self.used >= limit:
-                raise BudgetExhausted(
-                    f"the run used its budget of {limit} requests (of {self._budget}, {self._reserve} kept for "
-                    "clean-up); raise LEADVIBE_MAX_REQUESTS or lower LEADVIBE_MAX_EXAMPLES"
-                )
-            self.used += 1
-            now = time.monotonic()
-            wait = self._next - now
-            self._next = max(now, self._next) + self._interval
-        if wait > 0:
-            time.sleep(wait)
-
-
 class _NoCookies(RequestsCookieJar):
     """Each request stands alone: the active OU never leaks from one contract into the next."""
 
@@ -229,7 +177,3 @@ class HttpClient(ApiClient):
             f"{method} {path}", attempt, lambda r: r.status_code, lambda r: r.headers.get("Retry-After")
         )
         return response.status_code, response.headers, response.text, response.url
-
-
-def throttle(rate: float, budget: int, reserve: int = 0) -> Throttle:
-    return Throttle(rate, budget, reserve)

@@ -7,17 +7,18 @@ without one, from the environment (`make test`: the in-process mock).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from schemathesis import BaseSchema
 
-from contracts.ownership import OwnedLeads, clean_ledger
+from contracts.fanout import configure_worker
+from contracts.ownership import OwnedLeads
 from contracts.plugin import RUN_KEY, TARGET_KEY, shielded_from_signals
 from contracts.probes import listed_lead_ids
 from contracts.run import Run, build_run
 from contracts.target import target_from_env
 from contracts.test_ownership import FIRST
+from leadvibe_contract.contract import load_contract
 
 
 @pytest.fixture(scope="session")
@@ -25,24 +26,15 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
     """The run; at the end, every lead it created is deleted, and one that cannot be removed fails it."""
     plugin = request.config.stash.get(TARGET_KEY, None)
     if plugin is not None:
-        built = build_run(plugin.target, plugin.app, plugin.reset, plugin.throttle)
+        built = build_run(plugin.target, plugin.app, plugin.reset, plugin.throttle, plugin.blockage)
     else:
         built = build_run(target_from_env())
     request.config.stash[RUN_KEY] = built
-    if built.ledger is not None and built.target.allow_writes:
-        removed, left = clean_ledger(built.client, built.token, built.ledger)
-        built.notes += [f"removed a lead an earlier run left behind: {lead}" for lead in removed]
-        built.notes += [f"left alone: {lead}" for lead in left]
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     for note in built.notes:
         if reporter is not None:
             reporter.write_line(f"leadvibe-contracts: {note}")
     yield built
-    if built.drift is not None:
-        report_dir = plugin.report_dir if plugin is not None else Path("reports")
-        for line in built.drift.write(report_dir / "drift.json"):
-            if reporter is not None:
-                reporter.write_line(f"leadvibe-contracts: {line}")
     if built.owned is not None:
         if built.throttle is not None:
             built.throttle.start_cleanup()  # the reserve of the budget is clean-up's
@@ -51,10 +43,24 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
         assert not leftovers, "leads created by this run could not be deleted:\n" + "\n".join(leftovers)
 
 
-@pytest.fixture(scope="session")
-def st_schema(run: Run) -> BaseSchema:
-    """The schema Schemathesis generates from (`schemathesis.pytest.from_fixture`)."""
-    return run.schema
+@pytest.fixture
+def st_schema(run: Run, operation_id: str) -> BaseSchema:
+    """The schema Schemathesis generates from (`schemathesis.pytest.from_fixture`): one operation per test,
+    so that a run with several workers (contracts.fanout) shares the operations out."""
+    if operation_id in run.skipped:
+        pytest.skip(run.skipped[operation_id])
+    return run.schema_of(operation_id)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test per operation of the target's contract (known at collection: the target plugin or the env)."""
+    if "operation_id" not in metafunc.fixturenames:
+        return
+    plugin = metafunc.config.stash.get(TARGET_KEY, None)
+    spec_path = plugin.target.spec_path if plugin is not None else target_from_env().spec_path
+    operations = load_contract(spec_path).operations_where()
+    # Named `METHOD /path`, as Schemathesis names an operation (the summary files the test under it).
+    metafunc.parametrize("operation_id", [op.operation_id for op in operations], ids=[op.label for op in operations])
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +88,10 @@ def other_tokens(run: Run) -> tuple[str, ...]:
     if not run.other_tokens:
         pytest.skip("set LEADVIBE_OTHER_OU_TOKEN for the isolation contracts")
     return run.other_tokens
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    configure_worker(config)  # a no-op unless this process is a worker of a fanned-out run
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -117,13 +117,32 @@ class DriftCollector:
 
     def write(self, path: Path) -> list[str]:
         """Write the machine-readable report; the lines of the output section."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.report(), indent=2, default=str) + "\n", encoding="utf-8")
-        lines = [f"drift: {len(self.items)} undeclared thing(s); report in {path}"]
-        for item in sorted(self.items.values(), key=lambda i: (i.operation, i.kind, i.what)):
-            sample = json.dumps(item.sample, default=str)
-            lines.append(f"  {item.operation}: {item.kind} {item.what} (seen {item.count}x), e.g. {sample[:80]}")
-        return lines
+        return write_drift(self.report(), path)
+
+
+def merge_drift(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report of the reports of a run's workers: each undeclared thing once, its sightings summed."""
+    merged: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for report in reports:
+        for item in report["drift"]:
+            key = (item["operation"], item["kind"], item["what"])
+            if key in merged:
+                merged[key]["seen"] += item["seen"]
+            else:
+                merged[key] = dict(item)
+    items = [merged[key] for key in sorted(merged)]
+    return {"strict": any(report["strict"] for report in reports), "count": len(items), "drift": items}
+
+
+def write_drift(report: dict[str, Any], path: Path) -> list[str]:
+    """Write the machine-readable report; the lines of the output section."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    lines = [f"drift: {report['count']} undeclared thing(s); report in {path}"]
+    for item in report["drift"]:
+        sample = json.dumps(item["sample"], default=str)
+        lines.append(f"  {item['operation']}: {item['kind']} {item['what']} (seen {item['seen']}x), e.g. {sample[:80]}")
+    return lines
 
 
 def exactly_the_declared_fields(contract: Contract) -> Check:

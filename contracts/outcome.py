@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from contracts.client import BudgetExhausted, ReadOnlyViolation
+from contracts.client import ReadOnlyViolation
 from contracts.safety import WriteRefused
+from contracts.throttle import BudgetExhausted
 from contracts.transient import TargetUnavailable
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
@@ -54,10 +55,16 @@ class Outcome:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+        """Name the cause where the exception is known: on the report, which a worker sends to the runner."""
         report = yield
         if report.failed and call.excinfo is not None:
-            self.causes[cause_of(call.excinfo.value)] += 1
+            report.leadvibe_cause = cause_of(call.excinfo.value)
         return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        cause = getattr(report, "leadvibe_cause", None)
+        if report.failed and isinstance(cause, str):
+            self.causes[cause] += 1
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True

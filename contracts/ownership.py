@@ -90,6 +90,44 @@ class Ledger:
         return leads, markers
 
 
+class Blockage:
+    """Why the run can have no lead of its own: found by one test, of any worker of the run, seen by all.
+
+    With `path` (the run's folder, shared by its workers) the first reason is a file, made by an atomic
+    link, so exactly one test in the whole run reports it as a failure and the others skip.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self._path = path
+        self._reason: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def reason(self) -> str | None:
+        if self._reason is None and self._path is not None and self._path.exists():
+            self._reason = self._path.read_text(encoding="utf-8")
+        return self._reason
+
+    def claim(self, reason: str) -> bool:
+        """Record `reason`: True when it is the first, False when the run was blocked already."""
+        with self._lock:
+            if self.reason is not None:
+                return False
+            self._reason = reason
+            if self._path is None:
+                return True
+            draft = self._path.with_name(f"{self._path.name}.{os.getpid()}")
+            draft.write_text(reason, encoding="utf-8")
+            try:
+                os.link(draft, self._path)
+            except FileExistsError:
+                self._reason = None
+                return False
+            finally:
+                draft.unlink()
+            return True
+
+
 def is_marker(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("lvc-") and value.endswith(f"@{MARKER_DOMAIN}")
 
@@ -105,7 +143,9 @@ class OwnedLeads:
         wait_timeout: float,
         ledger: Ledger | None = None,
         book: Callable[[int], None] = lambda requests: None,
+        blockage: Blockage | None = None,
     ) -> None:
+        self._blockage = blockage or Blockage()
         self._book = book
         self._client = client
         self._token = token
@@ -120,7 +160,6 @@ class OwnedLeads:
         self._alias_of: dict[str, tuple[str, str]] = {}
         self._current: str | None = None
         self._foreign: set[str] | None = None  # leads listed before the run created any
-        self._blocked: str | None = None
         self.refusals: list[str] = []  # leads the API offered that the run refused to own
 
     # -- markers and proof ----------------------------------------------------------------------
@@ -144,7 +183,7 @@ class OwnedLeads:
 
         Once a lead failed to appear, later lookups do not wait again: the run fails fast.
         """
-        deadline = time.monotonic() + (0 if self._blocked else self._wait_timeout)
+        deadline = time.monotonic() + (0 if self.blocked else self._wait_timeout)
         while True:
             response = self._by_alias(kind, value)
             if response.status == 200:
@@ -152,8 +191,7 @@ class OwnedLeads:
                 return lead_id
             if response.status != 404:
                 return None
-            if time.monotonic() > deadline:
-                self._block(f"an ingested alias ({value}) was not found within {self._wait_timeout:g} s")
+            if time.monotonic() > deadline or self.blocked:  # blocked meanwhile, by another worker of the run
                 return None
             time.sleep(0.25)
 
@@ -174,7 +212,7 @@ class OwnedLeads:
             canary = f"lvc-{self._run_id}-canary@{MARKER_DOMAIN}"
             answer = self._by_alias("email", canary)
             if answer.status == 200:
-                self._block(f"GET /lead/by-alias answers a lead for an alias never ingested ({canary})")
+                self._block_or_skip(f"GET /lead/by-alias answers a lead for an alias never ingested ({canary})")
                 raise OwnershipUnproven(
                     "contract `ownership` violated: by-alias answers a lead for an alias that was never "
                     f"ingested, so no lead can be proven the run's own; no write is sent\n{answer.describe()}"
@@ -202,18 +240,19 @@ class OwnedLeads:
     @property
     def blocked(self) -> str | None:
         """Why no lead can be had (reported once by the test that found it), or None."""
-        return self._blocked
+        return self._blockage.reason
 
-    def _block(self, reason: str) -> None:
-        with self._lock:
-            self._blocked = self._blocked or reason
+    def _block_or_skip(self, reason: str) -> None:
+        """Record why no lead can be had; IngestBlocked if that was known already (it is reported once)."""
+        if not self._blockage.claim(reason):
+            raise IngestBlocked(f"blocked: {self.blocked} (reported once, by the first test that needed a lead)")
 
     # -- leads ----------------------------------------------------------------------------------
 
     def create(self, event_type: str = PROBE_EVENT, metadata: dict[str, Any] | None = None) -> str:
         """A new lead of this run, proven its own; fails once, then blocks, if leads never appear."""
-        if self._blocked is not None:
-            raise IngestBlocked(f"blocked: {self._blocked} (reported once, by the first test that needed a lead)")
+        if self.blocked is not None:
+            raise IngestBlocked(f"blocked: {self.blocked} (reported once, by the first test that needed a lead)")
         self._baseline()
         kind, value = self.marker()
         body = {
@@ -226,16 +265,15 @@ class OwnedLeads:
         lead_id = self.find(kind, value)
         if lead_id is None:
             self.refusals.append(f"{value}: ingested, never found by alias")
-            failure = ContractViolation(
+            self._block_or_skip(f"an ingested lead ({value}) did not appear within {self._wait_timeout:g} s")
+            raise ContractViolation(
                 f"contract `ingest_creates_lead` violated: the lead of alias {value} did not appear within "
                 f"{self._wait_timeout:g} s; the tests that need a lead of their own are skipped\n{accepted.describe()}"
             )
-            self._block(f"an ingested lead ({value}) did not appear within {self._wait_timeout:g} s")
-            raise failure
         refusal = self._prove(lead_id, kind, value, accepted)
         if refusal is not None:
             self.refusals.append(f"{lead_id}: {refusal}")
-            self._block(f"ownership of {lead_id} could not be proven: {refusal}")
+            self._block_or_skip(f"ownership of {lead_id} could not be proven: {refusal}")
             raise OwnershipUnproven(
                 f"contract `ownership` violated: POST /ingest of {value} led to {lead_id!r}, which the run "
                 f"cannot prove it created: {refusal}; nothing is written to it\n{accepted.describe()}"

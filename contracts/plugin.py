@@ -12,7 +12,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +25,7 @@ class TargetPlugin:
     app: Any = None
     reset: Callable[[], None] | None = None
     throttle: Any = None  # the run's Throttle, when the caller made it (requests it already sent count)
-    report_dir: Path = Path("reports")  # where the run's own reports (drift) go
+    blockage: Any = None  # shared by the workers of one run (contracts.fanout); None: the run's own
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[TARGET_KEY] = self

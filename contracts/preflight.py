@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import requests
 
-from contracts.client import Throttle
 from contracts.target import Target
+from contracts.throttle import Throttle
 
 
 def preflight(target: Target, gate: Throttle | None = None) -> str | None:

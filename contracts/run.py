@@ -16,13 +16,14 @@ from schemathesis import transport as st_transport
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from contracts.checks import Check, contract_checks
-from contracts.client import ApiClient, HttpClient, Throttle, TokenNames, throttle
+from contracts.client import ApiClient, HttpClient, TokenNames
 from contracts.drift import DriftCollector, exactly_the_declared_fields
 from contracts.guard import GuardedTransport, guard
-from contracts.ownership import Ledger, OwnedLeads
+from contracts.ownership import Blockage, Ledger, OwnedLeads
 from contracts.redact import Redactor
 from contracts.safety import LiveSafety
 from contracts.target import Target
+from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
 from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 
@@ -31,8 +32,11 @@ from leadvibe_contract.contract import Contract, default_spec_path, load_contrac
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
-def schema_config(target: Target, contract: Contract, refused: dict[str, str]) -> dict[str, Any]:
-    """Schemathesis' configuration of this run, derived from the contract and the target."""
+def schema_config(
+    target: Target, contract: Contract, refused: dict[str, str], only: str | None = None
+) -> dict[str, Any]:
+    """Schemathesis' configuration of this run, derived from the contract and the target; with `only`, every
+    other operation is turned off (in config: a schema's `include()` is lost once operations are configured)."""
     operations: list[dict[str, Any]] = [
         {
             "include-operation-id": op.operation_id,
@@ -67,6 +71,8 @@ def schema_config(target: Target, contract: Contract, refused: dict[str, str]) -
         operations.append({"exclude-method": "GET", "enabled": False})
     elif target.live:
         operations += [{"include-operation-id": op_id, "enabled": False} for op_id in sorted(refused)]
+    if only is not None:
+        operations.append({"exclude-operation-id": only, "enabled": False})
     return config
 
 
@@ -87,6 +93,11 @@ class Run:
     ledger: Ledger | None = None
 
     drift: DriftCollector | None = None  # live targets: undeclared fields, headers, statuses (contracts.drift)
+    # The schema of one operation alone (None: all), configured like `schema`; and the operations this run
+    # must not exercise, with the reason (read-only, refused by safety).
+    schema_factory: Callable[[str | None], OpenApiSchema] | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
+    _schemas: dict[str, OpenApiSchema] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # tracebacks show fixtures' reprs: never the client, schema or credentials
         return f"<Run against {self.target.base_url or 'the in-process mock'}, run id {self.target.run_id}>"
@@ -109,6 +120,23 @@ class Run:
             suppress_health_check=list(HealthCheck),
             phases=[phase for phase in Phase if self.target.shrink or phase is not Phase.shrink],
         )
+
+    def schema_of(self, operation_id: str) -> OpenApiSchema:
+        """A schema of this one operation: one test per operation, so that workers share them out."""
+        if operation_id not in self._schemas:
+            assert self.schema_factory is not None
+            self._schemas[operation_id] = self.schema_factory(operation_id)
+        return self._schemas[operation_id]
+
+    def facts(self) -> dict[str, Any]:
+        """What the run did besides passing or failing, as plain data: a worker sends it to the controller."""
+        return {
+            "retries": list(self.retries.log) if self.retries is not None else [],
+            "notes": list(self.notes),
+            "refused_writes": list(self.safety.refused_writes),
+            "not_owned": list(self.owned.refusals) if self.owned is not None else [],
+            "drift": self.drift.report() if self.drift is not None else None,
+        }
 
     def call_and_validate(self, case: Any) -> None:
         """Send a generated case (made safe first), then judge the answer with every check."""
@@ -145,17 +173,22 @@ def token_names(target: Target) -> TokenNames:
 
 
 def build_run(
-    target: Target, app: Any = None, reset: Callable[[], None] | None = None, gate: Throttle | None = None
+    target: Target,
+    app: Any = None,
+    reset: Callable[[], None] | None = None,
+    gate: Throttle | None = None,
+    blockage: Blockage | None = None,
 ) -> Run:
     """A run against `target`; `app` is the WSGI app of an in-process target (with `reset`); `gate` the
-    run's throttle when the caller already spent some of its budget (the runner's preflight)."""
+    run's throttle when the caller already spent some of its budget (the runner's preflight) or shares it
+    with other workers of the run, as `blockage` (contracts.fanout)."""
     contract = load_contract(target.spec_path)
     read_only = target.live and not target.allow_writes
     names = token_names(target)
     transport = None
     client: ApiClient
     retries = RetryPolicy(attempts=target.retries)
-    gate = gate or throttle(target.rate_limit, target.max_requests, target.cleanup_reserve)
+    gate = gate or Throttle(target.rate_limit, target.max_requests, target.cleanup_reserve)
     ledger = None
     if target.live:
         assert target.base_url is not None
@@ -172,22 +205,32 @@ def build_run(
         client = WsgiClient(app, names)
     owned = None
     if target.allow_writes:
-        owned = OwnedLeads(client, target.token, target.run_id, target.wait_timeout, ledger, gate.book)
+        owned = OwnedLeads(client, target.token, target.run_id, target.wait_timeout, ledger, gate.book, blockage)
     safety = LiveSafety(contract, owned if target.live else None, read_only=read_only)
     if isinstance(client, HttpClient):
         client.guard = safety.check_sent
     refused = safety.refused if target.live and target.allow_writes else {}
-    config = schemathesis.Config.from_dict(schema_config(target, contract, refused))
-    schema = schemathesis.openapi.from_path(target.spec_path or default_spec_path(), config=config)
-    schema.config.update(headers={"Authorization": f"Bearer {target.token}"})  # auth in config, never in hooks
     if target.live:
-        schema.config.update(base_url=target.base_url, request_timeout=target.request_timeout)
         transport = GuardedTransport(
             st_transport.get(None), gate.acquire, retries, read_only=read_only, check=safety.check_case
         )
-        schema = guard(schema, transport)
-    else:
-        schema.app = app
+
+    def schema_of(only: str | None) -> OpenApiSchema:
+        config = schemathesis.Config.from_dict(schema_config(target, contract, refused, only))
+        schema = schemathesis.openapi.from_path(target.spec_path or default_spec_path(), config=config)
+        schema.config.update(headers={"Authorization": f"Bearer {target.token}"})  # auth in config, not hooks
+        if transport is None:
+            schema.app = app
+            return schema
+        schema.config.update(base_url=target.base_url, request_timeout=target.request_timeout)
+        return guard(schema, transport)
+
+    skipped = {op_id: f"refused write operation: {reason}" for op_id, reason in refused.items()}
+    if read_only:
+        skipped |= dict.fromkeys(
+            (op.operation_id for op in contract.operations_where(write=True)),
+            "read-only run: GET operations only (LEADVIBE_ALLOW_WRITES=1 for the others)",
+        )
     notes = [f"refused write operation {op_id}: {reason}" for op_id, reason in sorted(refused.items())]
     # The mock is held to exactly the declared fields; a deployment's extras are drift, reported.
     drift = DriftCollector(contract, redact=Redactor(target.secrets)) if target.live else None
@@ -196,7 +239,7 @@ def build_run(
         target,
         contract,
         client,
-        schema,
+        schema_of(None),
         safety,
         owned,
         [*contract_checks(contract), *extra],
@@ -207,4 +250,6 @@ def build_run(
         retries,
         ledger,
         drift,
+        schema_of,
+        skipped,
     )

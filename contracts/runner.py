@@ -13,15 +13,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import pytest
 
-from contracts.client import HttpClient, TokenNames, throttle
+from contracts.client import HttpClient, TokenNames
+from contracts.drift import merge_drift, write_drift
+from contracts.fanout import Fanout, RunFolder
 from contracts.outcome import EXIT_UNAVAILABLE, EXIT_USAGE, Outcome
 from contracts.ownership import Ledger, clean_ledger
 from contracts.plugin import RUN_KEY, TargetPlugin
@@ -29,6 +33,7 @@ from contracts.preflight import preflight
 from contracts.redact import Redactor
 from contracts.summary import RunSummary
 from contracts.target import Target, TargetError, target_from_env
+from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
 from leadvibe_contract.contract import load_contract
 
@@ -36,12 +41,17 @@ SUITE = Path(__file__).parent
 
 
 class RunReport:
-    """What the run did besides passing or failing (refusals, retries, requests), for the console and the
-    summary; read from the run at the end of the session."""
+    """What the run did besides passing or failing (refusals, retries, requests, drift), for the console and
+    the summary: read at the end of the session from the run, or from what each worker reported."""
 
-    def __init__(self, redact: Redactor, outcome: Outcome) -> None:
+    def __init__(
+        self, redact: Redactor, outcome: Outcome, gate: Throttle, report_dir: Path, fanout: Fanout | None = None
+    ) -> None:
         self._redact = redact
         self._outcome = outcome
+        self._gate = gate
+        self._report_dir = report_dir
+        self._fanout = fanout
         self.lines: list[str] = []
         self.retries: list[dict[str, Any]] = []
         self.notes: list[str] = []
@@ -50,31 +60,34 @@ class RunReport:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        facts = list(self._fanout.facts) if self._fanout is not None else []
         run: Any = session.config.stash.get(RUN_KEY, None)
-        if run is None:
-            return
-        if run.throttle is not None:
-            self.requests = run.throttle.used
-            self.lines.append(f"requests sent: {run.throttle.used} (budget {run.target.max_requests})")
-        for entry in run.retries.log if run.retries is not None else []:
+        if run is not None:
+            facts.append(run.facts())
+        self.requests = self._gate.used
+        self.lines.append(f"requests sent: {self.requests} (budget {self._gate.budget})")
+        for entry in (entry for fact in facts for entry in fact["retries"]):
             method, _, path = entry["request"].partition(" ")
             self.retries.append({"method": method, "path": path, **entry})
             self.lines.append(f"retried: {entry['request']}: {entry['attempts']} attempts, {entry['waited_s']} s")
-        self.notes += run.notes
-        if run.drift is not None:
+        workers_notes = [note for fact in facts for note in fact["notes"]]
+        self.notes += [note for note in dict.fromkeys(workers_notes) if note not in self.notes]
+        if self._fanout is not None:  # a worker's notes are not printed as it starts: here they are
+            self.lines += list(dict.fromkeys(workers_notes))
+        drift = [fact["drift"] for fact in facts if fact["drift"] is not None]
+        if drift:
+            merged = merge_drift(drift)
             self.drift = [
                 {"operation": item["operation"], "kind": item["kind"], "name": item["what"], "sample": item["sample"]}
-                for item in run.drift.report()["drift"]
+                for item in merged["drift"]
             ]
-        for refusal in run.safety.refused_writes:
-            self.lines.append(f"refused write: {refusal}")
-        if run.owned is not None:
-            for refusal in run.owned.refusals:
-                self.lines.append(f"not owned, never written to: {refusal}")
+            self.lines += write_drift(merged, self._report_dir / "drift.json")
+        self.lines += [f"refused write: {refusal}" for fact in facts for refusal in fact["refused_writes"]]
+        self.lines += [f"not owned, never written to: {refusal}" for fact in facts for refusal in fact["not_owned"]]
 
     def extras(self) -> dict[str, Any]:
         verdict, _ = self._outcome.verdict(self._outcome.exitstatus)
-        notes = [*self.notes, *self.lines]
+        notes = [*self.notes, *(line for line in self.lines if line not in self.notes)]
         return {
             "retries": self.retries,
             "drift": self.drift,
@@ -92,9 +105,54 @@ def _terminate_as_interrupt(number: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {number}")  # pytest stops, then tears down: clean-up runs
 
 
+def _client(target: Target, gate: Throttle) -> HttpClient:
+    assert target.base_url is not None
+    return HttpClient(
+        target.base_url,
+        target.request_timeout,
+        gate,
+        TokenNames({target.token: "LEADVIBE_TOKEN"}),
+        read_only=False,
+        retries=RetryPolicy(attempts=target.retries),
+        tls=target.tls,
+    )
+
+
+def _clean_earlier_runs(target: Target, gate: Throttle) -> tuple[list[str], list[str]]:
+    """What earlier runs left behind on this deployment (their ledger), removed after proving each lead
+    still one of theirs: (removed, left alone)."""
+    assert target.base_url is not None
+    ledger = Ledger(target.state_dir / "ledger.jsonl", target.base_url)
+    return clean_ledger(_client(target, gate), target.token, ledger)
+
+
 def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous_report: Path | None = None) -> int:
     redact = Redactor(target.secrets)
-    gate = throttle(target.rate_limit, target.max_requests, target.cleanup_reserve)
+    folder = None
+    if target.concurrency > 1:
+        target.state_dir.mkdir(parents=True, exist_ok=True)
+        folder = RunFolder(Path(tempfile.mkdtemp(prefix=f"run-{target.run_id}-", dir=target.state_dir)))
+    try:
+        return _run_suite(target, report_dir, pytest_args, previous_report, redact, folder)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder.path, ignore_errors=True)
+
+
+def _run_suite(
+    target: Target,
+    report_dir: Path,
+    pytest_args: list[str],
+    previous_report: Path | None,
+    redact: Redactor,
+    folder: RunFolder | None,
+) -> int:
+    gate = Throttle(
+        target.rate_limit,
+        target.max_requests,
+        target.cleanup_reserve,
+        shared_at=folder.throttle if folder is not None else None,
+    )
     problem = preflight(target, gate)
     if problem is not None:
         print(redact(f"leadvibe-contracts: target unavailable: {problem}"), file=sys.stderr)
@@ -102,7 +160,14 @@ def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous
     report_dir.mkdir(parents=True, exist_ok=True)
     junit = report_dir / "contracts-live.xml"
     outcome = Outcome()
-    report = RunReport(redact, outcome)
+    fanout = Fanout(folder, target.run_id) if folder is not None else None
+    report = RunReport(redact, outcome, gate, report_dir, fanout)
+    if target.allow_writes:
+        removed, left = _clean_earlier_runs(target, gate)
+        report.notes += [f"removed a lead an earlier run left behind: {lead}" for lead in removed]
+        report.notes += [f"left alone: {lead}" for lead in left]
+        for note in report.notes:
+            print(redact(f"leadvibe-contracts: {note}"), flush=True)
     contract = load_contract(target.spec_path)
     summary = RunSummary(
         report_dir,
@@ -112,7 +177,12 @@ def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous
         redact=redact,
         operations=[operation.label for operation in contract.operations.values()],
     )
-    previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
+    workers = ["-n", str(target.concurrency), "--dist", "load"] if fanout else []
+    relay = fanout.relay if fanout is not None else _terminate_as_interrupt
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, relay)
+    if fanout is not None:  # Ctrl-C: the workers clean up, the runner waits for them
+        signal.signal(signal.SIGINT, relay)
     try:
         code = pytest.main(
             [
@@ -126,12 +196,14 @@ def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous
                 "-o",
                 "console_output_style=count",
                 "-rfEs",
+                *workers,
                 *pytest_args,
             ],
-            plugins=[TargetPlugin(target, throttle=gate, report_dir=report_dir), redact, outcome, report, summary],
+            plugins=[TargetPlugin(target, throttle=gate), redact, outcome, report, summary, *filter(None, [fanout])],
         )
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     report.print()
     verdict, exit_code = outcome.verdict(int(code))
     print(f"leadvibe-contracts: verdict: {verdict}", flush=True)
@@ -141,24 +213,11 @@ def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous
 
 def cleanup(target: Target) -> int:
     """Remove what earlier runs left behind on this deployment (their ledger in LEADVIBE_STATE_DIR)."""
-    assert target.base_url is not None
     problem = preflight(target)
     if problem is not None:
         print(f"leadvibe-contracts: target unavailable: {problem}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    ledger = Ledger(target.state_dir / "ledger.jsonl", target.base_url)
-    gate = throttle(target.rate_limit, target.max_requests)
-    names = TokenNames({target.token: "LEADVIBE_TOKEN"})
-    client = HttpClient(
-        target.base_url,
-        target.request_timeout,
-        gate,
-        names,
-        read_only=False,
-        retries=RetryPolicy(attempts=target.retries),
-        tls=target.tls,
-    )
-    removed, left = clean_ledger(client, target.token, ledger)
+    removed, left = _clean_earlier_runs(target, Throttle(target.rate_limit, target.max_requests))
     for lead in removed:
         print(f"leadvibe-contracts: removed {lead}")
     for lead in left:

@@ -457,16 +457,25 @@ class RunSummary:
             record = self._tests[nodeid] = TestRecord(nodeid, operation)
         return record
 
+    def _parent_of(self, nodeid: str) -> TestRecord | None:
+        """The test a Schemathesis subtest (`test[GET /x][GET /x]`) belongs to, when that test is already
+        the operation's own (`test[GET /x]`, one test per operation): one test, not two."""
+        parent = self._tests.get(nodeid[: nodeid.rfind("[")]) if nodeid.endswith("]") else None
+        if parent is not None and parent.operation is not None and parent.operation == operation_of_test(nodeid):
+            return parent
+        return None
+
     def _collect(self, report: pytest.TestReport) -> None:
-        record = self._test(report.nodeid)
         subtest = _subtest_of(report)
+        record = (self._parent_of(report.nodeid) if subtest is not None else None) or self._test(report.nodeid)
         if subtest is not None:
             outcome: str = "xfailed" if report.skipped and hasattr(report, "wasxfail") else report.outcome
             record.subtests.append({"subtest": subtest, "outcome": outcome})
             # Schemathesis reports each operation as a subtest under its own node id (`test[GET /x]`): the
             # subtest's outcome is that record's outcome, or it would stay "unfinished".
             record.worsen(outcome)
-            record.duration += float(report.duration or 0.0)
+            if record.nodeid == report.nodeid:  # a folded subtest's time is in its test's own call already
+                record.duration += float(report.duration or 0.0)
             if report.failed:
                 message, text = _texts(report)
                 self._failures.append(_failure(report.nodeid, report.when, "failed", subtest, message, text))

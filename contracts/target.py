@@ -15,6 +15,7 @@ from typing import Literal
 from contracts.client import Tls
 
 MOCK_TOKEN = "kbn_pat_demo"
+MAX_CONCURRENCY = 16
 # In mock mode isolation is checked against another OU of the same org and against another org.
 MOCK_OTHER_TOKENS = ("kbn_pat_demo_emea", "kbn_pat_other")
 MOCK_BASIC = ("lv_ci_demo", "lv_cs_demo")  # the seed's demo service account (HTTP Basic), tied to unit_default
@@ -47,6 +48,9 @@ class Target:
     probe_methods: bool = True  # the test of undeclared methods (405 + Allow); an edge may answer them itself
     retries: int = 4  # attempts per request on 429/503 or no answer
     state_dir: Path = Path(".leadvibe-contracts")  # the ledger of created leads, kept across runs
+    # Requests in flight at once (pytest-xdist workers sharing one rate and budget), so that a slow network
+    # costs time only where the rate limit does not already: live only; 1 sends one request at a time.
+    concurrency: int = 1
 
     @property
     def cleanup_reserve(self) -> int:
@@ -78,7 +82,8 @@ class Target:
             f"mode: {writes}\n"
             f"isolation contracts: {isolation}\n"
             f"budget: {self.max_examples} examples per operation, at most {self.max_requests} requests, "
-            f"{self.rate_limit:g} requests/s, {self.request_timeout:g} s timeout; run id {self.run_id}\n"
+            f"{self.rate_limit:g} requests/s, {self.concurrency} in flight, {self.request_timeout:g} s timeout; "
+            f"run id {self.run_id}\n"
             f"TLS: {tls}; reads may lag writes by up to {self.consistency_window:g} s"
         )
 
@@ -121,6 +126,11 @@ def target_from_env(env: Mapping[str, str] | None = None) -> Target:
     if not token:
         raise TargetError("LEADVIBE_TOKEN is not set: a bearer token (kbn_pat_...) of the deployment is required")
     other = env.get("LEADVIBE_OTHER_OU_TOKEN", "")
+    concurrency = int(_number(env, "LEADVIBE_CONCURRENCY", 4, integer=True))
+    if concurrency > MAX_CONCURRENCY:
+        raise TargetError(
+            f"LEADVIBE_CONCURRENCY is at most {MAX_CONCURRENCY} (a few requests in flight), got {concurrency}"
+        )
     return Target(
         mode="live",
         token=token,
@@ -139,6 +149,7 @@ def target_from_env(env: Mapping[str, str] | None = None) -> Target:
         probe_methods=env.get("LEADVIBE_PROBE_METHODS", "1") != "0",
         retries=int(_number(env, "LEADVIBE_RETRIES", 4, integer=True)),
         state_dir=Path(env.get("LEADVIBE_STATE_DIR") or ".leadvibe-contracts"),
+        concurrency=concurrency,
     )
 
 

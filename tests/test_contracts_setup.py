@@ -13,11 +13,12 @@ import pytest
 import yaml
 from waitress.server import create_server
 
-from contracts.client import BudgetExhausted, ReadOnlyViolation, throttle
+from contracts.client import ReadOnlyViolation
 from contracts.ownership import OwnedLeads
 from contracts.run import build_run
 from contracts.safety import LiveSafety, WriteRefused
 from contracts.target import Target, TargetError, target_from_env
+from contracts.throttle import BudgetExhausted, Throttle
 from contracts.verdict import ContractViolation, Findings
 from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 
@@ -48,6 +49,8 @@ def test_live_configuration_comes_from_the_environment() -> None:
         ({**LIVE, "LEADVIBE_TOKEN": ""}, "LEADVIBE_TOKEN is not set"),
         ({**LIVE, "LEADVIBE_MAX_EXAMPLES": "many"}, "must be a whole number"),
         ({**LIVE, "LEADVIBE_RATE_LIMIT": "-1"}, "must be positive"),
+        ({**LIVE, "LEADVIBE_CONCURRENCY": "0"}, "must be positive"),
+        ({**LIVE, "LEADVIBE_CONCURRENCY": "64"}, "at most 16"),
     ],
 )
 def test_a_bad_environment_is_refused_with_a_message(env: dict[str, str], message: str) -> None:
@@ -69,7 +72,7 @@ def test_make_test_live_without_a_base_url_exits_2_with_a_clear_message() -> Non
 
 
 def test_the_request_budget_is_enforced() -> None:
-    gate = throttle(rate=10_000, budget=3)
+    gate = Throttle(rate=10_000, budget=3)
     for _ in range(3):
         gate.acquire()
     with pytest.raises(BudgetExhausted, match="LEADVIBE_MAX_REQUESTS"):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.drift import DriftCollector
+from contracts.drift import DriftCollector, merge_drift
 from leadvibe_contract.contract import Contract
 from leadvibe_contract.drift import undeclared_fields
 
@@ -49,3 +49,17 @@ def test_drift_fails_only_when_strict(spec: Contract, strict: bool) -> None:
     assert new == ["undeclared field /level in a 200"]
     missing = {key: value for key, value in _lead(spec).items() if key != "score"}
     assert drift.observe(spec.operations["getLead"], 200, {}, missing) == []  # not drift: the schema check fails it
+
+
+def test_the_workers_drift_reports_merge_into_one(spec: Contract) -> None:
+    """Each worker of a run reports its own drift; the run's report lists each thing once, seen in all."""
+    workers = [DriftCollector(spec, strict=False), DriftCollector(spec, strict=False)]
+    operation = spec.operations["getLead"]
+    workers[0].observe(operation, 200, {"X-Tenant": "t1"}, {**_lead(spec), "level": 1})
+    workers[1].observe(operation, 200, {"X-Tenant": "t2"}, _lead(spec))
+    workers[1].observe(operation, 418, {}, {"teapot": True})
+    merged = merge_drift([worker.report() for worker in workers])
+    seen = [(item["kind"], item["what"], item["seen"]) for item in merged["drift"]]
+    assert sorted(seen) == [("field", "200 /level", 1), ("header", "200 x-tenant", 2), ("status", "418", 1)]
+    assert merged["count"] == 3
+    assert merged["strict"] is False

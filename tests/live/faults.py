@@ -51,6 +51,8 @@ class FaultyTarget:
     variant: Variant
     faults: Faults
     requests: list[Recorded] = field(default_factory=list)
+    in_flight: int = 0  # requests inside the latency at this moment, and the most ever at once
+    most_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stale: dict[str, tuple[float, bytes]] = field(default_factory=dict)
 
@@ -66,7 +68,12 @@ class FaultyTarget:
             transient = self._random.random() < self.faults.transient_rate
         faults = self.faults
         if faults.latency:
+            with self._lock:
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
             time.sleep(faults.latency)
+            with self._lock:
+                self.in_flight -= 1
         if faults.always_unavailable_after is not None and count > faults.always_unavailable_after:
             return _answer(start_response, "503 Service Unavailable", b"", [("Retry-After", "0")])
         if transient:

@@ -141,6 +141,9 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
         tmp, Faults(lag=1.0), env={"LEADVIBE_CONSISTENCY_WINDOW": "3"}, args=("-k", "put_writes")
     ),
     "sigterm": lambda tmp: gate(tmp, Faults(latency=0.01), during=_interrupt),
+    "latency": lambda tmp: gate(
+        tmp, Faults(latency=0.15), writes=False, env={"LEADVIBE_RATE_LIMIT": "40"}, args=("-k", "score")
+    ),
 }
 
 
@@ -233,6 +236,18 @@ def test_sigterm_cleans_up_reports_and_says_so(results: dict[str, Result]) -> No
     assert result.target.variant.store.lead_count() == 76
 
 
+def test_a_slow_network_gets_a_few_requests_in_flight_within_the_rate(results: dict[str, Result]) -> None:
+    """At 150 ms a request, LEADVIBE_CONCURRENCY (4 by default) requests are in flight at once, so the run
+    waits on its rate limit rather than on the network; the rate still holds for all of them together.
+    (What that saves in time is measured by `make bench`, not here.)"""
+    result = results["latency"]
+    assert result.code == 0, result.output[-3000:]
+    assert "4 in flight" in result.output
+    assert 3 <= result.target.most_in_flight <= 4, result.target.most_in_flight
+    times = sorted(r.at for r in result.target.requests)
+    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 40 + 2
+
+
 def test_a_killed_run_leaves_a_ledger_that_cleanup_uses(tmp_path: Path) -> None:
     with serve(Faults(latency=0.01)) as (base_url, target):
         environment = {
@@ -248,7 +263,11 @@ def test_a_killed_run_leaves_a_ledger_that_cleanup_uses(tmp_path: Path) -> None:
         command = [sys.executable, "-m", "contracts", "--report-dir", str(tmp_path / "reports")]
         process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)
         _kill(process, target)  # like SIGKILL from CI: no clean-up at all
+        killed_at = time.monotonic()
         process.wait(timeout=60)
+        time.sleep(2.5)
+        # The workers went with their runner (within a second): nothing more reached the target.
+        assert not [r for r in target.requests if r.at > killed_at + 1.0]
         assert target.variant.store.lead_count() > 76
         cleaned = subprocess.run(
             [*command, "cleanup"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False

@@ -1,0 +1,76 @@
+"""One rate and one budget for a whole run, whether it runs in one process or in several workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+
+from contracts.ownership import Blockage
+from contracts.throttle import BudgetExhausted, Throttle
+
+
+def _spend(path: str, cleaning: bool, book: int) -> tuple[int, list[float]]:
+    """In another process: book, then acquire until the budget says no; (requests, their times)."""
+    throttle = Throttle.attach(Path(path))
+    if book:
+        throttle.book(book)
+    if cleaning:
+        throttle.start_cleanup()
+    times: list[float] = []
+    while True:
+        try:
+            throttle.acquire()
+        except BudgetExhausted:
+            return len(times), times
+        times.append(time.monotonic())
+
+
+def _in_processes(path: Path, *plans: tuple[bool, int]) -> list[tuple[int, list[float]]]:
+    with multiprocessing.get_context("spawn").Pool(len(plans)) as pool:
+        return pool.starmap(_spend, [(str(path), cleaning, book) for cleaning, book in plans])
+
+
+def test_workers_share_one_budget(tmp_path: Path) -> None:
+    shared = Throttle(rate=10_000, budget=60, shared_at=tmp_path / "throttle")
+    shared.acquire()  # the runner's own request (the preflight) counts too
+    results = _in_processes(tmp_path / "throttle", (False, 0), (False, 0), (False, 0))
+    assert sum(count for count, _ in results) == 59
+    assert shared.used == 60
+    with pytest.raises(BudgetExhausted):
+        shared.acquire()
+
+
+def test_workers_share_one_rate(tmp_path: Path) -> None:
+    Throttle(rate=40, budget=90, shared_at=tmp_path / "throttle")
+    results = _in_processes(tmp_path / "throttle", (False, 0), (False, 0), (False, 0))
+    times = sorted(t for _, worker_times in results for t in worker_times)
+    assert len(times) == 90
+    busiest = max(sum(1 for t in times if start <= t < start + 1.0) for start in times)
+    assert busiest <= 40 + 1  # three workers together, never faster than the run's one rate
+    assert all(count > 0 for count, _ in results)  # and each of them was served
+
+
+def test_a_workers_cleanup_reserve_is_kept_from_the_others(tmp_path: Path) -> None:
+    Throttle(rate=10_000, budget=50, shared_at=tmp_path / "throttle")
+    (booked,) = _in_processes(tmp_path / "throttle", (False, 10))  # books 10, then spends the other 40
+    assert booked[0] == 40
+    others = _in_processes(tmp_path / "throttle", (False, 0), (False, 0))
+    assert [count for count, _ in others] == [0, 0]  # the reserve is not theirs to spend
+    (cleaning,) = _in_processes(tmp_path / "throttle", (True, 0))
+    assert cleaning[0] == 10  # clean-up spends it
+
+
+def test_the_reason_a_run_is_blocked_is_claimed_once_across_workers(tmp_path: Path) -> None:
+    first, second = Blockage(tmp_path / "blocked"), Blockage(tmp_path / "blocked")
+    before = second.reason
+    assert before is None
+    assert first.claim("ingest dropped")
+    assert not second.claim("ingest dropped, seen again")
+    assert second.reason == "ingest dropped"  # the first reason, read by another worker
+    assert not Blockage().reason
+    alone = Blockage()
+    assert alone.claim("x")
+    assert not alone.claim("y")
