@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import scenarios, soak
+from bench import gate, scenarios, soak
 from bench.common import CACHE_DIR, LOG_DIR, REPORT_DIR, MissingPrerequisite, capture, load_average, say
 from bench.load import WrkSettings, ensure_wrk
 from bench.processes import install_cleanup
@@ -17,7 +17,7 @@ from bench.report import as_json, evaluate, markdown, problem_list, write
 from bench.scenarios import Bench, Results
 from bench.targets import ensure_prism
 
-SECTIONS = ("mock", "prism", "list", "startup", "soak")
+SECTIONS = ("mock", "prism", "list", "startup", "soak", "gate")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,7 +29,8 @@ def build_parser() -> argparse.ArgumentParser:
         "bench/.cache/. Writes reports/bench.md and reports/bench.json and prints the markdown report.",
         epilog="Sections: mock and prism = GET /lead/ld_123, PUT /lead/ld_123 and GET /leads on each side; "
         "list = GET /leads with the shipped seed and with 100,000 leads; startup = launch-to-ready time and "
-        "memory. Exit status 1 when a run had errors or a server failed, 2 when a prerequisite is missing.",
+        "memory; soak = minutes of mixed traffic; gate = leadvibe-contracts with and without 150 ms latency. "
+        "Exit status 1 when a run had errors or a server failed, 2 when a prerequisite is missing.",
     )
     parser.add_argument(
         "--duration",
@@ -68,6 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="length of the soak section (default 180; its memory and latency are reported every 15 s)",
     )
     parser.add_argument(
+        "--gate-examples",
+        type=int,
+        default=3,
+        metavar="N",
+        help="LEADVIBE_MAX_EXAMPLES of the gate section's runs (default 3: four runs of a few minutes each)",
+    )
+    parser.add_argument(
         "--only",
         action="append",
         choices=SECTIONS,
@@ -85,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = WrkSettings(
             duration_s=args.duration, warmup_s=args.warmup, connections=args.connections, repeat=args.repeat
         )
-        return run(set(args.only or SECTIONS), settings, args.soak_seconds)
+        return run(set(args.only or SECTIONS), settings, args.soak_seconds, args.gate_examples)
     except MissingPrerequisite as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 2
@@ -94,8 +102,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def run(sections: set[str], settings: WrkSettings, soak_seconds: float = 180.0) -> int:
+def run(sections: set[str], settings: WrkSettings, soak_seconds: float = 180.0, gate_examples: int = 3) -> int:
     """Run `sections` in order, one server at a time, then write and print the report."""
+    failed = 0
+    if "gate" in sections:
+        runs = gate.gate_runs(gate_examples, LOG_DIR)
+        gated = gate.markdown(runs, gate_examples)
+        write(REPORT_DIR / "gate.md", gated)
+        print(gated, end="")
+        failed = int(any(run.exit_code != 0 for run in runs))
+        sections = sections - {"gate"}
+        if not sections:
+            return failed
     if "soak" in sections:
         interval = min(15.0, soak_seconds / 4)
         say(f"soak: {soak_seconds:g} s of mixed traffic")
@@ -104,7 +122,7 @@ def run(sections: set[str], settings: WrkSettings, soak_seconds: float = 180.0) 
         print(soaked, end="")
         sections = sections - {"soak"}
         if not sections:
-            return 0
+            return failed
     wrk = ensure_wrk() if sections - {"startup"} else None
     prism = ensure_prism() if "prism" in sections else None
     bench = Bench(settings, LOG_DIR, CACHE_DIR / "wrk")
@@ -129,7 +147,7 @@ def run(sections: set[str], settings: WrkSettings, soak_seconds: float = 180.0) 
     if problems:
         say(f"ERRORS in {len(problems)} place(s); see the report's ERRORS section")
     say(f"wrote {REPORT_DIR / 'bench.md'} and {REPORT_DIR / 'bench.json'}")
-    return 1 if problems else 0
+    return 1 if problems or failed else 0
 
 
 if __name__ == "__main__":

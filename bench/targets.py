@@ -38,8 +38,9 @@ _BIN = Path(sys.executable).parent
 LARGE_SEED_TIMEOUT_S = 300.0
 
 
-def mock_cli(name: str, seed: Path | None = None) -> Launch:
-    """`leadvibe-mock` as users run it (granian RSGI, one worker, one Python thread: its defaults)."""
+def mock_cli(name: str, seed: Path | None = None, options: tuple[str, ...] = ()) -> Launch:
+    """`leadvibe-mock` as users run it (granian RSGI, one worker, one Python thread: its defaults), with
+    further `options` (e.g. `--delay 150`)."""
 
     def command(port: int) -> list[str]:
         argv = [
@@ -49,7 +50,7 @@ def mock_cli(name: str, seed: Path | None = None) -> Launch:
             "--port",
             str(port),
         ]
-        return [*argv, "--quiet", *(["--seed", str(seed)] if seed is not None else [])]
+        return [*argv, "--quiet", *(["--seed", str(seed)] if seed is not None else []), *options]
 
     return Launch(name, command, ready_timeout_s=60.0 if seed is None else LARGE_SEED_TIMEOUT_S)
 
