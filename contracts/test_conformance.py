@@ -1,4 +1,7 @@
-"""Schemathesis on every operation: all built-in checks and ours, with positive and negative data."""
+"""Schemathesis on every operation: all built-in checks and ours, with positive and negative data.
+
+One test per operation (`st_schema` is the schema of the operation the test is parametrized with, in
+contracts/conftest.py), so that a live run with several workers (contracts.fanout) shares them out."""
 
 from __future__ import annotations
 

@@ -193,6 +193,27 @@ def _all_leads(store: LeadStore, scope: Scope) -> list[dict[str, object]]:
         page += 1
 
 
+def test_a_listed_lead_shows_every_write_at_once(lead_store: LeadStore, clock: FakeClock) -> None:
+    """Lists reuse a lead's listed form until it changes (`LeadRecord.listed`): each write shows at once."""
+
+    def listed() -> dict[str, object]:
+        return next(lead for lead in _all_leads(lead_store, DEFAULT) if lead["lead_id"] == "ld_123")
+
+    before = listed()
+    lead_store.update_lead(DEFAULT, "ld_123", {"owner_name": "Kim Lee"})
+    assert listed()["owner_name"] == "Kim Lee"
+    lead_store.patch_metadata(DEFAULT, "ld_123", {"title": "CMO"})
+    assert listed()["metadata"]["title"] == "CMO"  # type: ignore[index]
+    lead_store.set_owner(DEFAULT, "ld_123", None, None)
+    assert listed()["owner_name"] is None
+    clock.advance(minutes=1)
+    lead_store.ingest(DEFAULT, IngestRequest(event_type="demo_request", lead_id="ld_123"))
+    after = listed()
+    assert after["last_event_at"] != before["last_event_at"]
+    assert after["score"] != before["score"]
+    assert after["updated_at"] != before["updated_at"]
+
+
 def test_the_seed_has_enough_leads_in_every_ou(lead_store: LeadStore) -> None:
     counts = {scope: len(_all_leads(lead_store, scope)) for scope in (DEFAULT, EMEA, OTHER_ORG)}
     assert counts[DEFAULT] + counts[EMEA] >= 50
