@@ -7,10 +7,12 @@ it. Tokens never appear in that output: the command refers to `$LEADVIBE_TOKEN` 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shlex
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +141,9 @@ class HttpClient(ApiClient):
         read_only: bool,
         retries: RetryPolicy,
         tls: Tls = Tls(),
+        writing: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
+        self._writing = writing
         super().__init__(token_names)
         self._read_only = read_only
         self._base_url = base_url
@@ -161,17 +165,20 @@ class HttpClient(ApiClient):
         if self.guard is not None:
             self.guard(method, path, params, json_body)
 
+        quiet = contextlib.nullcontext if method.upper() in READ_METHODS else self._writing
+
         def attempt() -> requests.Response:
             self._throttle.acquire()
-            return self._session.request(
-                method,
-                f"{self._base_url}{path}",
-                params=params,
-                json=json_body,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            )
+            with quiet():  # a write waits while another worker reads for consistency (contracts.quiet)
+                return self._session.request(
+                    method,
+                    f"{self._base_url}{path}",
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                )
 
         response = self._retries.send(
             f"{method} {path}", attempt, lambda r: r.status_code, lambda r: r.headers.get("Retry-After")

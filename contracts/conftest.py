@@ -26,7 +26,7 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
     """The run; at the end, every lead it created is deleted, and one that cannot be removed fails it."""
     plugin = request.config.stash.get(TARGET_KEY, None)
     if plugin is not None:
-        built = build_run(plugin.target, plugin.app, plugin.reset, plugin.throttle, plugin.blockage)
+        built = build_run(plugin.target, plugin.app, plugin.reset, plugin.throttle, plugin.blockage, plugin.quiet)
     else:
         built = build_run(target_from_env())
     request.config.stash[RUN_KEY] = built
@@ -63,9 +63,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("operation_id", [op.operation_id for op in operations], ids=[op.label for op in operations])
 
 
-@pytest.fixture(scope="module")
-def lead_ids(run: Run) -> list[str]:
-    """Leads the token can read: the first pages of GET /leads."""
+@pytest.fixture
+def quiet(run: Run) -> Iterator[None]:
+    """For a test that compares several reads: no other worker of the run writes until it ends."""
+    with run.quiet.section():
+        yield
+
+
+@pytest.fixture
+def lead_ids(run: Run, quiet: None) -> list[str]:
+    """Leads the token can read: the first pages of GET /leads (listed inside the test's quiet section,
+    so that no other worker deletes one of them before the test reads it)."""
     run.reset()
     ids = listed_lead_ids(run, run.token)
     if not ids:

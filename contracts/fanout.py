@@ -7,6 +7,7 @@ instead. What makes that safe:
 - one rate and one budget: the workers draw every request from the same counters (contracts.throttle);
 - each worker owns its own leads (run id `<run>-gw<n>`, so markers stay the run's) and proves them;
 - a run that cannot have a lead says so once, whichever worker finds it (contracts.ownership.Blockage);
+- a contract that compares several reads holds a section in which no worker writes (contracts.quiet);
 - the runner cleans what earlier runs left before any worker starts, and each worker cleans its own;
 - a SIGTERM or Ctrl-C reaches every worker, which stops its test, cleans up and reports; the runner
   waits for them; a worker whose runner is gone (SIGKILL) stops at once, leaving the ledger to the next run;
@@ -32,6 +33,7 @@ import pytest
 
 from contracts.ownership import Blockage
 from contracts.plugin import RUN_KEY, TargetPlugin
+from contracts.quiet import Quiet
 from contracts.redact import Redactor
 from contracts.target import target_from_env
 from contracts.throttle import Throttle
@@ -121,6 +123,7 @@ class Worker:
             self.target,
             throttle=Throttle.attach(self.folder.throttle),
             blockage=Blockage(self.folder.blockage),
+            quiet=Quiet(self.folder.path),
         )
         self.folder.pid_file(worker).write_text(str(os.getpid()), encoding="ascii")
         self._interrupted = False

@@ -9,7 +9,9 @@ object: no process-wide hook.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from schemathesis import BaseSchema
@@ -32,7 +34,9 @@ class GuardedTransport:
         *,
         read_only: bool,
         check: Callable[[Any], None],
+        writing: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
+        self._writing = writing
         self._inner = inner
         self._acquire = acquire
         self._retries = retries
@@ -45,10 +49,13 @@ class GuardedTransport:
             raise ReadOnlyViolation(f"read-only run: refused to send {case.method} {case.path}")
         self._check(case)  # a write names only leads and aliases the run has proven its own
 
+        quiet = contextlib.nullcontext if case.method.upper() in READ_METHODS else self._writing
+
         def attempt() -> Any:
             self._acquire()
             self.sent += 1
-            return self._inner.send(case, **kwargs)
+            with quiet():  # a write waits while another worker reads for consistency (contracts.quiet)
+                return self._inner.send(case, **kwargs)
 
         return self._retries.send(
             f"{case.method} {case.formatted_path}",

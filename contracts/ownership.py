@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from contracts.client import ApiClient, ApiResponse
+from contracts.throttle import BudgetExhausted
 from contracts.verdict import ContractViolation, expect
 
 PROBE_EVENT = "contract_probe"
@@ -161,6 +162,7 @@ class OwnedLeads:
         self._current: str | None = None
         self._foreign: set[str] | None = None  # leads listed before the run created any
         self.refusals: list[str] = []  # leads the API offered that the run refused to own
+        self._accepted: set[str] = set()  # markers a write was accepted with (a 2xx): a lead may follow
 
     # -- markers and proof ----------------------------------------------------------------------
 
@@ -174,6 +176,11 @@ class OwnedLeads:
         if self._ledger is not None:
             self._ledger.record("marker", run=self._run_id, kind=alias[0], value=alias[1])
         return alias
+
+    def accepted(self, value: str) -> None:
+        """A write carrying this marker was accepted: its lead may appear later (ingest is asynchronous)."""
+        with self._lock:
+            self._accepted.add(value)
 
     def is_own_marker(self, value: Any) -> bool:
         return isinstance(value, str) and value.startswith(f"lvc-{self._run_id}-")
@@ -315,17 +322,33 @@ class OwnedLeads:
     # -- clean-up -------------------------------------------------------------------------------
 
     def cleanup(self) -> list[str]:
+        """Delete every lead of the run; returns what could not be removed (empty when all is clean)."""
+        try:
+            return self._cleanup()
+        except BudgetExhausted as exc:
+            return [f"clean-up stopped, {exc}; the ledger keeps what is left for the next run or `cleanup`"]
+
+    def _cleanup(self) -> list[str]:
         """Delete every lead of the run; returns what could not be removed (empty when all is clean).
 
         Markers whose lead was never proven are looked up once more and removed only if the proof
-        holds now; anything else is reported, never deleted.
+        holds now; anything else is reported, never deleted. A marker an accepted write carried (an
+        ingest the API queued) is awaited, within the wait timeout for all of them together, with
+        backing-off lookups, so that a lead created just before the end is not left behind.
         """
         with self._lock:
             leads = [lead for lead in self._leads if lead not in self._deleted]
             unresolved = [alias for alias in self._aliases if alias not in self._alias_of.values()]
+            accepted = set(self._accepted)
         leftovers: list[str] = []
+        deadline = time.monotonic() + (0 if self.blocked else self._wait_timeout)
         for kind, value in unresolved:
             response = self._by_alias(kind, value)
+            pause = 0.25
+            while response.status == 404 and value in accepted and time.monotonic() + pause < deadline:
+                time.sleep(pause)
+                pause = min(pause * 2, 4.0)
+                response = self._by_alias(kind, value)
             if response.status != 200:
                 continue
             lead_id = response.json()["lead_id"]

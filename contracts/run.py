@@ -20,6 +20,7 @@ from contracts.client import ApiClient, HttpClient, TokenNames
 from contracts.drift import DriftCollector, exactly_the_declared_fields
 from contracts.guard import GuardedTransport, guard
 from contracts.ownership import Blockage, Ledger, OwnedLeads
+from contracts.quiet import Quiet
 from contracts.redact import Redactor
 from contracts.safety import LiveSafety
 from contracts.target import Target
@@ -98,6 +99,7 @@ class Run:
     schema_factory: Callable[[str | None], OpenApiSchema] | None = None
     skipped: dict[str, str] = field(default_factory=dict)
     _schemas: dict[str, OpenApiSchema] = field(default_factory=dict)
+    quiet: Quiet = field(default_factory=Quiet)  # sections in which no other worker writes (contracts.quiet)
 
     def __repr__(self) -> str:  # tracebacks show fixtures' reprs: never the client, schema or credentials
         return f"<Run against {self.target.base_url or 'the in-process mock'}, run id {self.target.run_id}>"
@@ -178,10 +180,12 @@ def build_run(
     reset: Callable[[], None] | None = None,
     gate: Throttle | None = None,
     blockage: Blockage | None = None,
+    quiet: Quiet | None = None,
 ) -> Run:
     """A run against `target`; `app` is the WSGI app of an in-process target (with `reset`); `gate` the
     run's throttle when the caller already spent some of its budget (the runner's preflight) or shares it
-    with other workers of the run, as `blockage` (contracts.fanout)."""
+    with other workers of the run, as `blockage` and `quiet` (contracts.fanout)."""
+    quiet = quiet or Quiet()
     contract = load_contract(target.spec_path)
     read_only = target.live and not target.allow_writes
     names = token_names(target)
@@ -193,7 +197,14 @@ def build_run(
     if target.live:
         assert target.base_url is not None
         client = HttpClient(
-            target.base_url, target.request_timeout, gate, names, read_only=read_only, retries=retries, tls=target.tls
+            target.base_url,
+            target.request_timeout,
+            gate,
+            names,
+            read_only=read_only,
+            retries=retries,
+            tls=target.tls,
+            writing=quiet.writing,
         )
         ledger = Ledger(target.state_dir / "ledger.jsonl", target.base_url)
     else:
@@ -212,7 +223,12 @@ def build_run(
     refused = safety.refused if target.live and target.allow_writes else {}
     if target.live:
         transport = GuardedTransport(
-            st_transport.get(None), gate.acquire, retries, read_only=read_only, check=safety.check_case
+            st_transport.get(None),
+            gate.acquire,
+            retries,
+            read_only=read_only,
+            check=safety.check_case,
+            writing=quiet.writing,
         )
 
     def schema_of(only: str | None) -> OpenApiSchema:
@@ -252,4 +268,5 @@ def build_run(
         drift,
         schema_of,
         skipped,
+        quiet=quiet,
     )

@@ -11,7 +11,7 @@ is refused, naming it: safety fails closed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from jsonschema_rs import Validator
@@ -146,6 +146,16 @@ class LiveSafety:
         owned = self._owned
         if owned is None or method in READ_METHODS:
             return
+        for place, value in self._identified(method, template, path, query, body):
+            if place.identifies == "lead" and not owned.owns(value):
+                self._refuse(f"{method} {template}: lead {value!r} is not proven this run's own")
+            if place.identifies == "lead-alias" and not owned.is_own_marker(value):
+                self._refuse(f"{method} {template}: alias {value!r} is not one of this run's markers")
+
+    def _identified(
+        self, method: str, template: str, path: Mapping[str, Any], query: Mapping[str, Any], body: Any
+    ) -> Iterator[tuple[Place, Any]]:
+        """Each lead id or alias a write carries (only values that could address real data)."""
         operation = self._by_route.get((method, template))
         if operation is not None and operation.write is not None:
             places: tuple[Place, ...] = operation.write.places
@@ -157,22 +167,28 @@ class LiveSafety:
             source = {"path": path, "query": query}.get(place.location)
             found = _values(source, (place.name,)) if source is not None else _values(body, place.pointer)
             for value in found:
-                if not self._validator(place.schema_ref).is_valid(value):
-                    continue  # cannot address real data
-                if place.identifies == "lead" and not owned.owns(value):
-                    self._refuse(f"{method} {template}: lead {value!r} is not proven this run's own")
-                if place.identifies == "lead-alias" and not owned.is_own_marker(value):
-                    self._refuse(f"{method} {template}: alias {value!r} is not one of this run's markers")
+                if self._validator(place.schema_ref).is_valid(value):
+                    yield place, value
 
     def _refuse(self, reason: str) -> None:
         self.refused_writes.append(reason)
         raise WriteRefused(f"refused to send {reason}")
 
     def observe(self, case: Any, status: int) -> None:
-        """Call after a case was sent: a lead this run deleted must not be used again."""
-        if self._owned is not None and case.method.upper() == "DELETE" and status == 200:
+        """Call after a case was sent: a lead this run deleted must not be used again, and a marker an
+        accepted write carried may become a lead (asynchronously) that clean-up must wait for."""
+        owned = self._owned
+        if owned is None:
+            return
+        method = case.method.upper()
+        if method == "DELETE" and status == 200:
             for value in (case.path_parameters or {}).values():
-                self._owned.mark_deleted(str(value))
+                owned.mark_deleted(str(value))
+        if 200 <= status < 300 and method not in READ_METHODS:
+            found = self._identified(method, case.path, case.path_parameters or {}, case.query or {}, case.body)
+            for place, value in found:
+                if place.identifies == "lead-alias" and owned.is_own_marker(value):
+                    owned.accepted(value)
 
 
 def _kind_beside(place: Place, places: tuple[Place, ...]) -> str | None:

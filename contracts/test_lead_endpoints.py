@@ -28,7 +28,7 @@ def test_the_score_endpoints_agree_with_the_lead(run: Run, lead_ids: list[str]) 
                 expect(primary == body["score"], "score_agrees", "score is not the primary ruleset's", score)
 
 
-def test_top_leads_are_sorted_and_agree_with_the_list(run: Run) -> None:
+def test_top_leads_are_sorted_and_agree_with_the_list(run: Run, quiet: None) -> None:
     limit = int(run.contract.operations["listTopLeads"].parameter("limit").default)
     top = run.client.request("GET", "/top-leads", token=run.token)
     expect_status(top, 200, "top_leads", "GET /top-leads")
@@ -42,7 +42,7 @@ def test_top_leads_are_sorted_and_agree_with_the_list(run: Run) -> None:
     expect(scores == expected, "top_leads", "the top scores are not the list's first page", top, listed)
 
 
-def test_score_gains_are_largest_first_and_scores_are_current(run: Run) -> None:
+def test_score_gains_are_largest_first_and_scores_are_current(run: Run, quiet: None) -> None:
     response = run.client.request("GET", "/score-gains", token=run.token, params={"limit": 20})
     expect_status(response, 200, "score_gains", "GET /score-gains")
     gains = response.json()["leads"]

@@ -52,7 +52,7 @@ def _honours(lead: dict[str, Any], params: dict[str, Any]) -> str | None:
     return None
 
 
-def test_list_pagination_is_consistent_and_filters_are_honoured(run: Run) -> None:
+def test_list_pagination_is_consistent_and_filters_are_honoured(run: Run, quiet: None) -> None:
     operation = run.contract.operations["listLeads"]
     limit = operation.parameter("limit").schema
     filters = st.fixed_dictionaries(
