@@ -164,11 +164,28 @@ def test_ingest_with_a_new_alias_creates_a_lead_that_by_alias_finds(run: Run, ow
             "POST", "/ingest", token=run.token, json_body={**body, "event_type": "contract_probe"}
         )
         expect_status(again, 202, "ingest_creates_lead", "a second event on the same alias")
+        # The second event is applied (ingest may be queued) to the same lead: awaited, within the wait
+        # timeout, in that lead's events; only then does by-alias still name it (and only then may the
+        # lead be deleted: a queued event landing after the deletion would create a lead nobody removes).
+        landed = _await_event(run, lead_id, "contract_probe")
+        expect(landed is None, "ingest_creates_lead", f"a second event on a known alias: {landed}", again)
         expect(
             owned.find(alias_kind, value) == lead_id, "ingest_creates_lead", "a known alias made another lead", again
         )
 
     ingest_creates()
+
+
+def _await_event(run: Run, lead_id: str, event_type: str) -> str | None:
+    """None once the lead's events hold one of `event_type`; else why not, after the wait timeout."""
+    deadline = time.monotonic() + run.target.wait_timeout
+    while True:
+        events = run.client.request("GET", f"/events/{lead_id}", token=run.token, params={"event_type": event_type})
+        if events.status == 200 and events.json().get("events"):
+            return None
+        if time.monotonic() > deadline:
+            return f"no {event_type} event on {lead_id} within {run.target.wait_timeout:g} s ([{events.status}])"
+        time.sleep(0.25)
 
 
 def test_writes_without_a_valid_token_are_401_and_change_nothing(run: Run, owned: OwnedLeads) -> None:
