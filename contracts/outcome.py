@@ -33,11 +33,23 @@ def _leaves(error: BaseException) -> list[BaseException]:
     return [error]
 
 
+def _cause_of_leaf(error: BaseException) -> str:
+    """The cause of one error, or of the error it was raised from (Hypothesis wraps an interruption that
+    struck inside its own code into an error of its own, `raise ... from` the KeyboardInterrupt)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        name = next((name for kind, name in CAUSES if isinstance(current, kind)), None)
+        if name is not None:
+            return name
+        current = current.__cause__
+    return "contract broken"
+
+
 def cause_of(error: BaseException) -> str:
     """'contract broken' unless every leaf of the error has a cause of its own (the first one wins)."""
-    found = []
-    for leaf in _leaves(error):
-        found.append(next((name for kind, name in CAUSES if isinstance(leaf, kind)), "contract broken"))
+    found = [_cause_of_leaf(leaf) for leaf in _leaves(error)]
     return "contract broken" if "contract broken" in found else found[0]
 
 
