@@ -196,6 +196,10 @@ def _run_suite(
                 "-o",
                 "console_output_style=count",
                 "-rfEs",
+                # The runner imported Schemathesis before pytest could mark its plugin for assertion
+                # rewriting, which it does not need: the warning would only be noise on every run.
+                "-W",
+                "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
                 *workers,
                 *pytest_args,
             ],
