@@ -33,11 +33,22 @@ from leadvibe_contract.contract import Contract, default_spec_path, load_contrac
 POSITIVE_STATUSES = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 
 
-def schema_config(
-    target: Target, contract: Contract, refused: dict[str, str], only: str | None = None
-) -> dict[str, Any]:
-    """Schemathesis' configuration of this run, derived from the contract and the target; with `only`, every
-    other operation is turned off (in config: a schema's `include()` is lost once operations are configured)."""
+READ_ONLY = "read-only run: GET operations only (LEADVIBE_ALLOW_WRITES=1 for the others)"
+
+
+def switched_off(target: Target, contract: Contract, refused: dict[str, str]) -> dict[str, str]:
+    """The operations this run never exercises, with the reason: Schemathesis' configuration turns them
+    off, and their tests say why they are skipped."""
+    off = {op_id: f"refused write operation: {reason}" for op_id, reason in refused.items()}
+    if target.live and not target.allow_writes:
+        off |= dict.fromkeys((op.operation_id for op in contract.operations_where(write=True)), READ_ONLY)
+    return off
+
+
+def schema_config(target: Target, contract: Contract, off: dict[str, str], only: str | None = None) -> dict[str, Any]:
+    """Schemathesis' configuration of this run, derived from the contract and the target, with the
+    operations `off` turned off; with `only`, every other operation too. (In config: Schemathesis 4.32.5
+    ignores a schema's `include()` once operations are configured.)"""
     operations: list[dict[str, Any]] = [
         {
             "include-operation-id": op.operation_id,
@@ -66,12 +77,7 @@ def schema_config(
             config["request-cert-key"] = target.tls.key
         # An undeclared status is drift (contracts.drift), reported, and failing only with LEADVIBE_STRICT=1.
         config["checks"] = {"status_code_conformance": {"enabled": False}}
-    if target.live and not target.allow_writes:
-        # Read-only: only GET operations.
-        # (In config: Schemathesis 4.32.5 ignores `schema.include()` once per-operation settings exist.)
-        operations.append({"exclude-method": "GET", "enabled": False})
-    elif target.live:
-        operations += [{"include-operation-id": op_id, "enabled": False} for op_id in sorted(refused)]
+    operations += [{"include-operation-id": op_id, "enabled": False} for op_id in sorted(off)]
     if only is not None:
         operations.append({"exclude-operation-id": only, "enabled": False})
     return config
@@ -221,6 +227,7 @@ def build_run(
     if isinstance(client, HttpClient):
         client.guard = safety.check_sent
     refused = safety.refused if target.live and target.allow_writes else {}
+    skipped = switched_off(target, contract, refused)
     if target.live:
         transport = GuardedTransport(
             st_transport.get(None),
@@ -232,7 +239,7 @@ def build_run(
         )
 
     def schema_of(only: str | None) -> OpenApiSchema:
-        config = schemathesis.Config.from_dict(schema_config(target, contract, refused, only))
+        config = schemathesis.Config.from_dict(schema_config(target, contract, skipped, only))
         schema = schemathesis.openapi.from_path(target.spec_path or default_spec_path(), config=config)
         schema.config.update(headers={"Authorization": f"Bearer {target.token}"})  # auth in config, not hooks
         if transport is None:
@@ -241,12 +248,6 @@ def build_run(
         schema.config.update(base_url=target.base_url, request_timeout=target.request_timeout)
         return guard(schema, transport)
 
-    skipped = {op_id: f"refused write operation: {reason}" for op_id, reason in refused.items()}
-    if read_only:
-        skipped |= dict.fromkeys(
-            (op.operation_id for op in contract.operations_where(write=True)),
-            "read-only run: GET operations only (LEADVIBE_ALLOW_WRITES=1 for the others)",
-        )
     notes = [f"refused write operation {op_id}: {reason}" for op_id, reason in sorted(refused.items())]
     # The mock is held to exactly the declared fields; a deployment's extras are drift, reported.
     drift = DriftCollector(contract, redact=Redactor(target.secrets)) if target.live else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import pytest
 import yaml
 from waitress.server import create_server
 
-from contracts.client import ReadOnlyViolation
+from contracts.client import ApiClient, ReadOnlyViolation, TokenNames
 from contracts.ownership import OwnedLeads
 from contracts.run import build_run
 from contracts.safety import LiveSafety, WriteRefused
@@ -347,3 +349,48 @@ def test_findings_report_every_sub_check_not_just_the_first() -> None:
     assert "no challenge" in str(raised.value)
     assert "an invalid token was accepted" in str(raised.value)
     Findings().check()  # nothing found: nothing raised
+
+
+class QueuedIngestApi(ApiClient):
+    """A deployment whose ingest is queued: by-alias finds a marker's lead only from its third lookup."""
+
+    def __init__(self) -> None:
+        super().__init__(TokenNames())
+        self.lookups = 0
+        self.deleted: list[str] = []
+        self.marker = ""
+
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], params: dict[str, Any], json_body: Any
+    ) -> tuple[int, Mapping[str, str], str, str]:
+        if path == "/leads":
+            return 200, {}, json.dumps({"leads": []}), path
+        if path == "/lead/by-alias":
+            if params["value"] != self.marker:
+                return 404, {}, "{}", path
+            self.lookups += 1
+            return (200, {}, '{"lead_id": "ld_late"}', path) if self.lookups >= 3 else (404, {}, "{}", path)
+        if path == "/lead/ld_late/aliases":
+            return 200, {}, json.dumps({"aliases": [{"kind": "email", "value": self.marker}]}), path
+        if method == "DELETE":
+            self.deleted.append(path)
+            return 200, {}, "{}", path
+        raise AssertionError(f"unexpected {method} {path}")
+
+
+@pytest.mark.parametrize("accepted", [True, False])
+def test_clean_up_awaits_the_lead_of_a_marker_an_accepted_write_carried(spec: Contract, accepted: bool) -> None:
+    """A queued ingest (202, applied later) of a generated write: clean-up waits for its lead and deletes
+    it; a marker no write was accepted with is looked up once and never waited for."""
+    api = QueuedIngestApi()
+    owned = OwnedLeads(api, "t", "run1", wait_timeout=5)
+    safety = LiveSafety(spec, owned, read_only=False)
+    ingest = FakeCase(
+        "POST", "/ingest", body={"event_type": "x", "aliases": [{"alias_kind": "email", "raw_value": "a@b.c"}]}
+    )
+    safety.prepare(ingest)
+    api.marker = ingest.body["aliases"][0]["raw_value"]
+    safety.observe(ingest, 202 if accepted else 400)
+    assert owned.cleanup() == []
+    assert api.deleted == (["/lead/ld_late"] if accepted else [])
+    assert api.lookups == (3 if accepted else 1)
