@@ -35,6 +35,9 @@ INFO_LIMIT_KEYS = (
     "x-max-events-per-lead",
     "x-max-aliases-per-lead",
     "x-max-deletions-per-ou",
+    "x-max-request-target-bytes",
+    "x-max-header-fields",
+    "x-max-header-bytes",
 )
 
 

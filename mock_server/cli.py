@@ -1,34 +1,33 @@
-"""`leadvibe-mock` (also `python -m mock_server`): serve the mock under granian, one worker process.
+"""`leadvibe-mock` (also `python -m mock_server`): serve the mock under uvicorn, in this one process.
 
-One worker, because the state is in memory. granian does the HTTP work in Rust; it was chosen over
-waitress and gunicorn by measurement (README, Performance; `make bench`). The Flask app is served over
-granian's RSGI interface through `mock_server.serving`, which awaits request bodies with a deadline and a
-size cap, so that a slow or stalled client never holds the one Python thread (README, Limits and abuse).
+One process, because the state is in memory. uvicorn (httptools, uvloop) does the HTTP work; it was chosen
+over granian, waitress and gunicorn (README, Why uvicorn with one thread). The Flask app is served through
+`mock_server.serving`, which awaits request bodies with a deadline and a size cap, so that a slow or
+stalled client never holds the one Python thread, and `mock_server.http_layer`, whose own refusals are
+problem documents (README, Limits and abuse).
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
-
-from flask import Flask
 
 from leadvibe_contract.contract import SpecError
 from mock_server.app import create_app
 from mock_server.chaos import Chaos, ChaosError, Rule
 from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.controls import Controls
+from mock_server.http_layer import HeadLimits
 from mock_server.journal import Journal
 from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, PortBusy, ensure_free
 from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
 from mock_server.reload import Reloader
 from mock_server.scenarios import SCENARIOS
 from mock_server.seed import DEFAULT_SEED, SeedError
-from mock_server.serving import BoundedBodyRSGI, rsgi_server
+from mock_server.serving import BoundedBodyApp, serve
 from mock_server.state import mock_state
 
 
@@ -126,22 +125,7 @@ def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -
     )
 
 
-_APP: Flask | None = None
-
-
-def _worker_app(
-    config: MockConfig, controls: Controls, max_body_bytes: int, body_timeout: float, *, reload: bool
-) -> BoundedBodyRSGI:
-    """The app of granian's worker: inherited from the parent when forked, else built anew (spawn)."""
-    app = _APP if _APP is not None else create_app(config, controls=controls)
-    server = BoundedBodyRSGI(app, max_body_bytes=max_body_bytes, body_timeout=body_timeout, controls=controls)
-    if reload:
-        server.on_start.append(Reloader(server, config).start)
-    return server
-
-
 def main(argv: list[str] | None = None) -> None:
-    global _APP  # noqa: PLW0603 -- built once in the parent, so a bad seed fails before serving
     args = build_parser().parse_args(argv)
     if args.proxy is not None:  # issue #12: the validating proxy instead of the mock (mock_server/proxy_cli.py)
         serve_proxy(args)
@@ -156,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     controls = Controls(chaos=Chaos(rule=_global_rule(args)), journal=Journal(quiet=args.quiet), scenario=args.scenario)
     try:
-        app = _APP = create_app(config, controls=controls)
+        app = create_app(config, controls=controls)
     except (SeedError, SpecError) as exc:
         sys.exit(f"leadvibe-mock: {exc}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -187,8 +171,8 @@ def main(argv: list[str] | None = None) -> None:
             banner(f"http://{args.host}:{args.port}", state.store.lead_count(), args.seed, args.scenario, also),
             flush=True,
         )
-    server = rsgi_server(args.host, args.port)
-    loader = functools.partial(
-        _worker_app, config, controls, state.spec.max_request_bytes, body_timeout, reload=not args.no_reload
+    server = BoundedBodyApp(
+        app, max_body_bytes=state.spec.max_request_bytes, body_timeout=body_timeout, controls=controls
     )
-    server.serve(target_loader=loader, wrap_loader=False)
+    on_start = [] if args.no_reload else [Reloader(server, config).start]
+    serve(server, args.host, args.port, HeadLimits.of(state.spec, body_timeout), on_start)

@@ -41,6 +41,7 @@ from werkzeug.routing import Map, MapAdapter, Rule
 from leadvibe_contract.contract import Contract, OperationSpec
 from leadvibe_contract.drift import undeclared_fields, undeclared_headers
 from mock_server.app import SegmentExcept, flask_rules, raw_cookies
+from mock_server.channel import Channel, Request, problem_response
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
 from mock_server.proxy_journal import (
     DRIFT,
@@ -154,22 +155,20 @@ class ValidatingProxy:
     def allowed_origin(self, origin: str | None) -> bool:
         return origin is not None and any(p.fullmatch(origin) or p.pattern == origin for p in self.cors_origins)
 
-    async def __call__(self, scope: Any, protocol: Any) -> None:
-        """The RSGI entry point."""
-        if scope.proto != "http":
-            return
-        headers = [(name.lower(), value) for name, value in scope.headers.items()]
+    async def answer(self, request: Request, channel: Channel) -> None:
+        headers = list(request.headers.items())
+        origin = request.headers.get("origin")
         try:
-            body = await self._body(headers, protocol)
+            body = await channel.body(request, max_bytes=self.max_body_bytes, timeout=self.body_timeout)
         except ApiProblem as problem:
-            problem_headers = [("content-type", PROBLEM_MEDIA_TYPE), ("connection", "close")]
-            answer = Answer(problem.status, problem_headers, json.dumps(problem.to_dict()).encode())
-            self._respond(protocol, answer, REQUEST_VIOLATION, dict(headers).get("origin"))
+            status, problem_headers, data = problem_response(problem)
+            answer = Answer(status, list(problem_headers), data)
+            await self._respond(channel, answer, REQUEST_VIOLATION, origin)
             return
-        answer, verdict = await self.handle(scope.method, scope.path, scope.query_string, headers, body)
-        self._respond(protocol, answer, verdict, dict(headers).get("origin"))
+        answer, verdict = await self.handle(request.method, request.path, request.query_string, headers, body)
+        await self._respond(channel, answer, verdict, origin)
 
-    def _respond(self, protocol: Any, answer: Answer, verdict: str, origin: str | None) -> None:
+    async def _respond(self, channel: Channel, answer: Answer, verdict: str, origin: str | None) -> None:
         headers = list(answer.headers)
         if self.allowed_origin(origin):
             if answer.upstream:
@@ -181,32 +180,7 @@ class ValidatingProxy:
                 ("vary", "Origin"),
             ]
         headers.append((VERDICT_HEADER, verdict))
-        protocol.response_bytes(answer.status, headers, answer.body)
-
-    async def _body(self, headers: list[tuple[str, str]], protocol: Any) -> bytes:
-        given = dict(headers)
-        length = given.get("content-length")
-        if length is not None:
-            if not length.strip().isdigit():
-                raise ApiProblem(400, "validation-error", "Content-Length is not a number.")
-            if int(length) > self.max_body_bytes:
-                raise ApiProblem(413, "payload-too-large", f"The request body is over {self.max_body_bytes} bytes.")
-            if int(length) == 0:
-                return b""
-        elif "chunked" not in given.get("transfer-encoding", "").lower():
-            return b""
-        chunks = bytearray()
-        try:
-            async with asyncio.timeout(self.body_timeout):
-                async for chunk in protocol:
-                    chunks += chunk
-                    if len(chunks) > self.max_body_bytes:
-                        raise ApiProblem(
-                            413, "payload-too-large", f"The request body is over {self.max_body_bytes} bytes."
-                        )
-        except TimeoutError:
-            raise ApiProblem(408, "request-timeout", "The request body did not arrive in time.") from None
-        return bytes(chunks)
+        await channel.respond(answer.status, headers, answer.body)
 
     async def handle(
         self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes

@@ -1,6 +1,6 @@
 """`leadvibe-mock --proxy UPSTREAM`: the validating proxy (mock_server.proxy) served like the mock.
 
-Same port, host, CORS origins and body limits as the mock, under granian's RSGI interface with one worker;
+Same port, host, CORS origins and body limits as the mock, served by uvicorn like the mock (`serving.serve`);
 kept out of cli.py (which only hands over to `serve_proxy`) so the two evolve apart. At exit it prints
 the summary of the journal.
 """
@@ -8,7 +8,6 @@ the summary of the journal.
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 from collections.abc import Sequence
@@ -17,9 +16,10 @@ from urllib.parse import urlsplit
 
 from leadvibe_contract.contract import SpecError, load_contract
 from mock_server.config import LOCAL_ORIGINS
+from mock_server.http_layer import HeadLimits
 from mock_server.proxy import ValidatingProxy
 from mock_server.proxy_journal import Journal, read_journal, summary
-from mock_server.serving import rsgi_server
+from mock_server.serving import serve
 
 DEFAULT_JOURNAL = Path("reports/proxy-journal.jsonl")
 
@@ -60,7 +60,7 @@ def check_upstream(url: str) -> str:
     return url
 
 
-def _worker_app(
+def _proxy(
     upstream: str,
     journal: Path,
     timeout: float,
@@ -68,7 +68,6 @@ def _worker_app(
     max_body_bytes: int,
     body_timeout: float,
 ) -> ValidatingProxy:
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     return ValidatingProxy(
         upstream,
         load_contract(),
@@ -100,9 +99,7 @@ def serve_proxy(args: argparse.Namespace) -> None:
             f"journal {journal_path}",
             flush=True,
         )
-    server = rsgi_server(args.host, args.port)
-    loader = functools.partial(
-        _worker_app,
+    proxy = _proxy(
         upstream,
         journal_path,
         args.upstream_timeout,
@@ -111,6 +108,6 @@ def serve_proxy(args: argparse.Namespace) -> None:
         body_timeout,
     )
     try:
-        server.serve(target_loader=loader, wrap_loader=False)
+        serve(proxy, args.host, args.port, HeadLimits.of(contract, body_timeout))
     finally:
         print(summary(read_journal(journal_path), journal_path), flush=True)

@@ -20,7 +20,7 @@ from typing import Any
 from leadvibe_contract.contract import default_spec_path, load_contract
 from mock_server.app import create_app
 from mock_server.config import MockConfig
-from mock_server.serving import BoundedBodyRSGI
+from mock_server.serving import BoundedBodyApp
 from mock_server.state import mock_state
 
 log = logging.getLogger("mock_server")
@@ -37,7 +37,7 @@ def _mtime(path: Path) -> int | None:
 class Reloader:
     """Watches the spec and the seed of `config`; swaps the app `server` runs."""
 
-    def __init__(self, server: BoundedBodyRSGI, config: MockConfig) -> None:
+    def __init__(self, server: BoundedBodyApp, config: MockConfig) -> None:
         self.server = server
         self.config = config
         self.spec_path = config.spec_path or default_spec_path()

@@ -1,5 +1,5 @@
-"""Issue #10 against the real server (`leadvibe-mock`, granian) over raw sockets: a stalled or oversized
-body never freezes other clients, and what the HTTP layer answers."""
+"""Issue #10 against the real server (`leadvibe-mock`, uvicorn) over raw sockets: a stalled or oversized
+body never freezes other clients, and what the HTTP layer refuses is a problem document too."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ import subprocess
 import time
 from collections.abc import Iterator
 
+import orjson
 import pytest
 import requests
+
+from leadvibe_contract.contract import load_contract
 
 from tests.running import free_port
 from tests.test_cli import MOCK
@@ -120,20 +123,114 @@ def test_slash_merging_never_redirects_off_the_mock(server: tuple[str, int]) -> 
     assert b"application/problem+json" in answer
 
 
+INFO = load_contract().document["info"]
+TARGET_LIMIT = INFO["x-max-request-target-bytes"]
+FIELDS_LIMIT = INFO["x-max-header-fields"]
+HEADER_BYTES_LIMIT = INFO["x-max-header-bytes"]
+
+
+def _problem_of(answer: bytes) -> tuple[int, dict[str, object]]:
+    """The status and the problem document of a raw answer, which must close the connection."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    fields = {line.split(b":", 1)[0].lower(): line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]}
+    assert fields[b"content-type"] == b"application/problem+json", head
+    assert fields[b"connection"] == b"close", head
+    assert int(fields[b"content-length"]) == len(body), head
+    problem = orjson.loads(body)
+    assert problem["status"] == status
+    return status, problem
+
+
 @pytest.mark.parametrize(
-    "request_bytes",
+    ("request_bytes", "status", "problem_type"),
     [
-        b"GET /leads?" + b"a" * 65_536 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /leads HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(120)) + b"\r\n",
-        b"NOT HTTP AT ALL\r\n\r\n",
+        (
+            b"GET /leads?" + b"a" * TARGET_LIMIT + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            414,
+            "/problems/uri-too-long",
+        ),
+        (
+            b"GET /leads?" + b"a" * 65_536 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            414,
+            "/problems/uri-too-long",
+        ),
+        (
+            b"GET /leads HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-H%d: v\r\n" % i for i in range(FIELDS_LIMIT))
+            + b"\r\n",
+            431,
+            "/problems/headers-too-large",
+        ),
+        (
+            b"GET /leads HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * HEADER_BYTES_LIMIT + b"\r\n\r\n",
+            431,
+            "/problems/headers-too-large",
+        ),
+        (
+            # One header value that never ends: bounded by counting bytes, not by waiting for its end.
+            b"GET /leads HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 400_000,
+            431,
+            "/problems/headers-too-large",
+        ),
+        (b"NOT HTTP AT ALL\r\n\r\n", 400, "/problems/malformed-request"),
+        (b"GET /lead/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400, "/problems/malformed-request"),
+        (
+            b"PUT /lead/ld_123 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
+            400,
+            "/problems/malformed-request",
+        ),
     ],
-    ids=["64k-query", "120-headers", "garbage"],
+    ids=[
+        "target-over-limit",
+        "64k-query",
+        "too-many-headers",
+        "header-bytes",
+        "endless-header",
+        "garbage",
+        "non-ascii-target",
+        "length-and-chunked",
+    ],
 )
-def test_what_granian_refuses_is_a_4xx_and_harms_no_one(server: tuple[str, int], request_bytes: bytes) -> None:
-    """granian answers these before Python sees them (an empty-bodied 4xx, which it does not let us
-    change: README, Limits and abuse); the mock goes on serving."""
+def test_what_the_http_layer_refuses_is_a_problem_document(
+    server: tuple[str, int], request_bytes: bytes, status: int, problem_type: str
+) -> None:
+    """Refused before any operation is chosen (README, Limits and abuse): still a problem document, the
+    connection closed after it (and read to its end: the client sees the answer, not a reset)."""
     sock = _open(server, request_bytes)
     answer = _answer(sock)
     sock.close()
-    assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), answer[:200]
+    got, problem = _problem_of(answer)
+    assert (got, problem["type"]) == (status, problem_type)
     _health_is_quick(server)
+
+
+def test_the_limits_are_not_refused_below_them(server: tuple[str, int]) -> None:
+    """Exactly at the limits, the request is served: the limits are the spec's, not lower."""
+    query = b"/leads?limit=5&x=" + b"a" * (TARGET_LIMIT - len(b"/leads?limit=5&x="))
+    fields = b"".join(b"X-H%d: v\r\n" % i for i in range(FIELDS_LIMIT - 3))
+    sock = _open(
+        server,
+        b"GET "
+        + query
+        + b" HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer kbn_pat_demo\r\n"
+        + fields
+        + b"Connection: close\r\n\r\n",
+    )
+    answer = _answer(sock)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+    assert not answer.startswith((b"HTTP/1.1 414", b"HTTP/1.1 431")), answer[:300]
+
+
+def test_a_head_that_does_not_arrive_in_time_is_a_408(server: tuple[str, int]) -> None:
+    """A client that trickles (or stops sending) its request line and headers holds a socket, not the
+    thread, and only until the deadline."""
+    sock = _open(server, b"GET /lead/ld_123 HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    _health_is_quick(server)
+    started = time.monotonic()
+    answer = _answer(sock)
+    sock.close()
+    got, problem = _problem_of(answer)
+    assert (got, problem["type"]) == (408, "/problems/request-timeout")
+    assert time.monotonic() - started < BODY_TIMEOUT + 3

@@ -1,0 +1,173 @@
+"""One request as the mock and the proxy see it: the request, its body read within bounds, one answer.
+
+Both apps are ASGI applications (served by uvicorn, `http_layer.py`); this module keeps ASGI's message
+passing out of them. A body is read only up to the size limit and within the body timeout, so a stalled
+or endless body costs a coroutine and a bounded buffer, never the thread:
+
+- a body that does not arrive in full within the deadline: 408 problem, connection closed;
+- a body over the size limit, announced (`Content-Length`) or streamed (chunked): 413 problem, closed;
+- a malformed `Content-Length`: 400 problem, closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
+from typing import Any, Protocol
+from urllib.parse import unquote_to_bytes
+
+import orjson
+
+from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError
+
+log = logging.getLogger("mock_server")
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+HeaderList = Sequence[tuple[str, str]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class Headers:
+    """The request's headers, names in lower case; `get` gives the first value of a name."""
+
+    __slots__ = ("_first", "_pairs")
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._pairs = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
+        self._first: dict[str, str] = {}
+        for name, value in self._pairs:
+            self._first.setdefault(name, value)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._first.get(name, default)
+
+    def items(self) -> Iterator[tuple[str, str]]:
+        return iter(self._pairs)
+
+
+class Request:
+    """The request line and headers. `path` is percent-decoded (UTF-8, undecodable bytes kept as
+    surrogate escapes), `query_string` as sent; `server` and `client` are "host:port"."""
+
+    __slots__ = ("client", "headers", "http_version", "method", "path", "query_string", "scheme", "server")
+
+    def __init__(self, scope: Scope) -> None:
+        self.method: str = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        self.path = unquote_to_bytes(raw_path).decode("utf-8", "surrogateescape")
+        self.query_string = scope["query_string"].decode("latin-1")
+        self.headers = Headers(scope["headers"])
+        host, port = scope.get("server") or ("", 0)
+        self.server = f"{host}:{port}"
+        client_host, client_port = scope.get("client") or ("", 0)
+        self.client = f"{client_host}:{client_port}"
+        self.scheme: str = scope.get("scheme", "http")
+        self.http_version: str = scope.get("http_version", "1.1")
+
+
+class Channel:
+    """The body and the answer of one request."""
+
+    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self._scope = scope
+        self._receive = receive
+        self._send = send
+        self.started = False  # the status line is on its way: nothing else can be answered
+
+    async def body(self, request: Request, *, max_bytes: int, timeout: float) -> bytes:
+        """The whole body, or an ApiProblem (400, 408 or 413) when it cannot be had within the bounds."""
+        length_header = request.headers.get("content-length")
+        if length_header is not None:
+            if not length_header.strip().isdigit():
+                detail = "Content-Length is not a number."
+                errors = [FieldError("header", "Content-Length", detail)]
+                raise ApiProblem(400, "validation-error", detail, errors=errors)
+            length = int(length_header)
+            if length > max_bytes:
+                raise too_large(max_bytes)
+            if length == 0:
+                return b""
+        elif "chunked" not in (request.headers.get("transfer-encoding") or "").lower():
+            return b""
+        try:
+            async with asyncio.timeout(timeout):
+                return await self._read(max_bytes)
+        except TimeoutError:
+            raise ApiProblem(
+                408, "request-timeout", f"The request body did not arrive within {timeout:g} seconds."
+            ) from None
+
+    async def _read(self, max_bytes: int) -> bytes:
+        chunks = bytearray()
+        while True:
+            message = await self._receive()
+            if message["type"] != "http.request":  # the client went away
+                return bytes(chunks)
+            chunks += message.get("body", b"")
+            if len(chunks) > max_bytes:
+                raise too_large(max_bytes)
+            if not message.get("more_body", False):
+                return bytes(chunks)
+
+    async def respond(self, status: int, headers: HeaderList, body: bytes) -> None:
+        self.started = True
+        await self._send({"type": "http.response.start", "status": status, "headers": _encoded(headers)})
+        await self._send({"type": "http.response.body", "body": body})
+
+    async def problem(self, problem: ApiProblem, headers: HeaderList = ()) -> None:
+        """A problem answered below the app; the connection is closed, since the body may be left unread."""
+        status, problem_headers, body = problem_response(problem)
+        await self.respond(status, [*problem_headers, *headers], body)
+
+    async def cut_short(self, status: int, headers: HeaderList, part: bytes) -> None:
+        """Send the status line, the headers and `part` of a longer body, then close the connection."""
+        self.started = True
+        await self._send({"type": "http.response.start", "status": status, "headers": _encoded(headers)})
+        await self._send({"type": "http.response.body", "body": part, "more_body": True})
+        close = self._scope.get("extensions", {}).get("leadvibe.close")
+        if close is not None:
+            close()
+            await asyncio.sleep(0)  # the connection is lost before the app returns, so uvicorn logs nothing
+
+
+def problem_response(problem: ApiProblem) -> tuple[int, HeaderList, bytes]:
+    headers = [("content-type", PROBLEM_MEDIA_TYPE), ("connection", "close"), *problem.headers.items()]
+    return problem.status, headers, orjson.dumps(problem.to_dict())
+
+
+def too_large(limit: int) -> ApiProblem:
+    return ApiProblem(413, "payload-too-large", f"The request body is over the size limit of {limit} bytes.")
+
+
+def _encoded(headers: HeaderList) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+class Handler(Protocol):
+    """What the mock and the proxy are: something that answers one request."""
+
+    async def answer(self, request: Request, channel: Channel) -> None: ...
+
+
+def asgi_app(handler: Handler) -> ASGIApp:
+    """The ASGI app uvicorn serves. An unexpected exception is a 500 problem document (logged), never
+    uvicorn's plain text; once the answer has started, the connection is closed instead."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # websockets and lifespan are switched off in the server
+            return
+        channel = Channel(scope, receive, send)
+        try:
+            await handler.answer(Request(scope), channel)
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            if channel.started:
+                raise
+            await channel.problem(
+                ApiProblem(500, "internal-error", "The server failed unexpectedly; its log says why.")
+            )
+
+    return app

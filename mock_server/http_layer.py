@@ -1,0 +1,190 @@
+"""The HTTP/1.1 connection: uvicorn's httptools protocol, with its own refusals as problem documents.
+
+Why this layer is ours (issue #10): every response the mock sends is a problem document or the spec's
+body, including what the HTTP layer refuses before any app runs. uvicorn (with httptools, the llhttp
+parser) does the HTTP work: keep-alive, pipelining, flow control, `Expect: 100-continue`, chunked bodies.
+This subclass adds what it leaves open, each limit stated once in openapi.yaml (`info`):
+
+- a request target (path and query) over `x-max-request-target-bytes`: 414 `/problems/uri-too-long`;
+- more than `x-max-header-fields` header fields, or over `x-max-header-bytes` of them: 431
+  `/problems/headers-too-large` (httptools itself bounds neither, so bytes are counted as they arrive);
+- a head (request line and headers) that does not arrive within the body timeout of its first byte: 408
+  `/problems/request-timeout` (a slow client holds a socket, never the thread, but not for ever);
+- bytes that are not HTTP/1.x: 400 `/problems/malformed-request`, instead of uvicorn's plain text.
+
+Each of these closes the connection, since what follows on it cannot be trusted. The close lingers: the
+answer is followed by a FIN, and what the client still sends is read and dropped for up to
+`LINGER_SECONDS`, so that the client reads the answer instead of a reset (as nginx's `lingering_close`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from leadvibe_contract.contract import Contract
+from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
+
+LINGER_SECONDS = 2.0
+# What the request line adds to its target ("PATCH " ... " HTTP/1.1\r\n"), allowed on top of the limits.
+_REQUEST_LINE_SLACK = 64
+
+
+@dataclass(frozen=True)
+class HeadLimits:
+    """How large a request's head may be, and how long it may take to arrive."""
+
+    max_target_bytes: int
+    max_header_fields: int
+    max_header_bytes: int
+    timeout: float
+
+    @classmethod
+    def of(cls, contract: Contract, timeout: float | None = None) -> HeadLimits:
+        return cls(
+            max_target_bytes=contract.limit("x-max-request-target-bytes"),
+            max_header_fields=contract.limit("x-max-header-fields"),
+            max_header_bytes=contract.limit("x-max-header-bytes"),
+            timeout=timeout if timeout is not None else contract.request_body_timeout,
+        )
+
+    @property
+    def max_head_bytes(self) -> int:
+        return self.max_target_bytes + self.max_header_bytes + _REQUEST_LINE_SLACK
+
+
+class _Refused(Exception):
+    """Raised in a parser callback: httptools stops parsing, and the problem set beside it is sent."""
+
+
+def malformed() -> ApiProblem:
+    return ApiProblem(400, "malformed-request", "The request is not a valid HTTP/1.1 request.")
+
+
+class ProblemHttpProtocol(HttpToolsProtocol):
+    """One client connection. `limits` is set on a subclass made by `with_limits`."""
+
+    limits: ClassVar[HeadLimits]
+
+    @classmethod
+    def with_limits(cls, limits: HeadLimits) -> type[ProblemHttpProtocol]:
+        return type(cls.__name__, (cls,), {"limits": limits})
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._refusal: ApiProblem | None = None
+        self._head_left: int | None = None  # bytes the head may still take; None between heads
+        self._header_fields = 0
+        self._header_bytes = 0
+        self._head_deadline: asyncio.TimerHandle | None = None
+        self._closing = False  # a refusal was sent: what still arrives is dropped
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # A connection that never sends a byte is closed like an idle keep-alive one (uvicorn arms that
+        # timer only after a response).
+        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser, never more than the head may take while a head is being read."""
+        if self._closing:
+            return
+        left = self._head_left
+        if left is not None and len(data) > left:
+            super().data_received(data[:left])
+            if self._head_left is not None and not self._closing:
+                self._refuse(_headers_too_large(self.limits))
+                return
+            data = data[left:]
+            if not data or self._closing:
+                return
+        super().data_received(data)
+        if self._head_left is not None:
+            self._head_left = max(0, self._head_left - len(data))
+
+    # Parser callbacks
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        # How an app cuts a connection short (a simulated drop, `channel.Channel.cut_short`).
+        self.scope["extensions"] = {"leadvibe.close": self.transport.close}  # type: ignore[dict-item]
+        self._head_left = self.limits.max_head_bytes
+        self._header_fields = 0
+        self._header_bytes = 0
+        self._disarm()
+        self._head_deadline = self.loop.call_later(self.limits.timeout, self._head_too_slow)
+
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        if len(self.url) > self.limits.max_target_bytes:
+            limit = self.limits.max_target_bytes
+            self._stop(ApiProblem(414, "uri-too-long", f"The request target is over {limit} bytes."))
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._header_fields += 1
+        self._header_bytes += len(name) + len(value) + 4  # ": " and CRLF
+        if self._header_fields > self.limits.max_header_fields or self._header_bytes > self.limits.max_header_bytes:
+            self._stop(_headers_too_large(self.limits))
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._head_left = None
+        self._disarm()
+        super().on_headers_complete()
+
+    # Refusals
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn calls this for whatever httptools cannot parse, or a callback stopped."""
+        self._send_problem(self._refusal or malformed())
+
+    def _stop(self, problem: ApiProblem) -> None:
+        self._refusal = problem
+        raise _Refused(problem.detail)
+
+    def _refuse(self, problem: ApiProblem) -> None:
+        self._refusal = problem
+        self._send_problem(problem)
+
+    def _head_too_slow(self) -> None:
+        self._head_deadline = None
+        if not self._closing and not self.transport.is_closing():
+            detail = f"The request head did not arrive within {self.limits.timeout:g} seconds."
+            self._refuse(ApiProblem(408, "request-timeout", detail))
+
+    def _send_problem(self, problem: ApiProblem) -> None:
+        self._disarm()
+        body = orjson.dumps(problem.to_dict())
+        head = [
+            STATUS_LINE[problem.status],
+            b"content-type: " + PROBLEM_MEDIA_TYPE.encode() + b"\r\n",
+            b"content-length: " + str(len(body)).encode() + b"\r\n",
+            b"connection: close\r\n",
+        ]
+        head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+        self.transport.write(b"".join([*head, b"\r\n", body]))
+        self._closing = True
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
+
+    def _disarm(self) -> None:
+        if self._head_deadline is not None:
+            self._head_deadline.cancel()
+            self._head_deadline = None
+
+
+def _headers_too_large(limits: HeadLimits) -> ApiProblem:
+    return ApiProblem(
+        431,
+        "headers-too-large",
+        f"The request has over {limits.max_header_fields} header fields or {limits.max_header_bytes} bytes of them.",
+    )
