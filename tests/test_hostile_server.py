@@ -15,7 +15,6 @@ import pytest
 import requests
 
 from leadvibe_contract.contract import load_contract
-
 from tests.running import free_port
 from tests.test_cli import MOCK
 
