@@ -1,6 +1,6 @@
 """Servers under test as child processes: each in a session of its own, always killed as a whole group.
 
-A server may fork (granian's worker, node), so the harness never kills a pid: it signals the process
+A server may fork (node), so the harness never kills a pid: it signals the process
 group and waits until no member is left. `serve` does this on every way out of its block, and
 `install_cleanup` covers Ctrl+C, SIGTERM, SIGHUP and interpreter exit.
 

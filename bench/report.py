@@ -331,7 +331,7 @@ def _startup(runs: Sequence[ServerRun]) -> str:
     )
     note = (
         "Memory of the whole process group when ready, from /proc/PID/smaps_rollup. RSS counts a page "
-        "shared by the granian parent and its forked worker twice; PSS splits it between them."
+        "shared by forked processes twice (Prism's node); PSS splits it between them."
     )
     return "\n".join(["## Start-up and memory", "", *_table(header, rows), "", *summary, note, *_failures(runs)])
 

@@ -1,6 +1,6 @@
 """The servers under test, as `Launch` recipes, and what they need before they can start.
 
-- the mock as users run it: the `leadvibe-mock` console script (granian, one worker, one Python
+- the mock as users run it: the `leadvibe-mock` console script (uvicorn, one process, one Python
   thread), with the shipped seed or with a generated 100,000-lead seed;
 - Prism's static mock of the same spec, installed with npm into .cache/npm-tools at its pinned version
   on first use, so every machine compares the mock with the same Prism (nothing is assumed installed by
@@ -9,8 +9,9 @@
 The large seed is generated once into bench/.cache/; its file name carries a hash of the generator's
 source, so a changed generator yields a new seed instead of a stale one.
 
-The mock's WSGI server was chosen by measuring granian against waitress and gunicorn; that comparison
-was removed once decided, and its result is kept in the README (Performance).
+The mock's server was chosen by measurement (granian against waitress and gunicorn, then uvicorn against
+granian); those comparisons were removed once decided, and their results are kept in the README (Why
+uvicorn with one thread).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ LARGE_SEED_TIMEOUT_S = 300.0
 
 
 def mock_cli(name: str, seed: Path | None = None, options: tuple[str, ...] = ()) -> Launch:
-    """`leadvibe-mock` as users run it (granian RSGI, one worker, one Python thread: its defaults), with
+    """`leadvibe-mock` as users run it (uvicorn, one process, one Python thread: its defaults), with
     further `options` (e.g. `--delay 150`)."""
 
     def command(port: int) -> list[str]:

@@ -2,8 +2,8 @@
 
 A line holds what was judged, never what could be a secret: method, path, operation, status, verdict and
 findings (where and what, e.g. `undeclared header x-debug`), but no header value, no cookie, no query
-string and no body value. The proxy runs in granian's worker process; the summary is read back from the
-journal by the parent once the server stops, so it survives the worker's exit.
+string and no body value. The summary is read back from the journal file once the
+server stops, so it holds every exchange the file does, whatever happened to the server's memory.
 """
 
 from __future__ import annotations
