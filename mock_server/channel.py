@@ -6,7 +6,8 @@ or endless body costs a coroutine and a bounded buffer, never the thread:
 
 - a body that does not arrive in full within the deadline: 408 problem, connection closed;
 - a body over the size limit, announced (`Content-Length`) or streamed (chunked): 413 problem, closed;
-- a malformed `Content-Length`: 400 problem, closed.
+- a malformed `Content-Length`: 400 problem, closed;
+- a connection that closes before its body is complete: the request is dropped, never applied in part.
 """
 
 from __future__ import annotations
@@ -104,8 +105,8 @@ class Channel:
         chunks = bytearray()
         while True:
             message = await self._receive()
-            if message["type"] != "http.request":  # the client went away
-                return bytes(chunks)
+            if message["type"] != "http.request":  # the client went away: nothing of it is applied
+                raise ApiProblem(400, "malformed-request", "The connection closed before the body was complete.")
             chunks += message.get("body", b"")
             if len(chunks) > max_bytes:
                 raise too_large(max_bytes)
@@ -162,6 +163,9 @@ def asgi_app(handler: Handler) -> ASGIApp:
         channel = Channel(scope, receive, send)
         try:
             await handler.answer(Request(scope), channel)
+        except asyncio.CancelledError:  # the server stops and a client still owes its body: a last word
+            if not channel.started:
+                await channel.problem(ApiProblem(503, "shutting-down", "The server is shutting down."))
         except Exception:
             log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
             if channel.started:

@@ -19,6 +19,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -155,6 +156,15 @@ def wsgi_environ(request: Request, body: bytes) -> dict[str, Any]:
     return environ
 
 
+class _Server(uvicorn.Server):
+    """Stops on SIGINT or SIGTERM and returns. (uvicorn raises the signal again once stopped: Ctrl-C would
+    end in a KeyboardInterrupt traceback, and SIGTERM would kill the process before the proxy's summary.)"""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 def serve(
     handler: Handler, host: str, port: int, limits: HeadLimits, on_start: Iterable[Callable[..., None]] = ()
 ) -> None:
@@ -173,7 +183,7 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=2,  # a stalled client cannot hold a Ctrl-C
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 
-from tests.running import running_mock
+from tests.running import free_port, running_mock
 
 MOCK = [sys.executable, "-m", "mock_server"]
 
@@ -47,3 +51,36 @@ def test_a_bad_seed_file_stops_the_mock_with_a_clear_message(tmp_path: Path) -> 
     assert result.returncode == 1
     assert "is not valid YAML" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_the_mock_stops_cleanly_on_ctrl_c_and_sigterm(stop: signal.Signals) -> None:
+    """`make mock`, then Ctrl-C (or a supervisor's SIGTERM): exit 0, no traceback, while a client is
+    connected mid-body (the graceful shutdown does not wait on it for ever)."""
+    port = free_port()
+    process = subprocess.Popen(
+        [*MOCK, "--port", str(port), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/_mock/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        stalled = socket.create_connection(("127.0.0.1", port))
+        stalled.sendall(b"PUT /lead/ld_123 HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
+        time.sleep(0.2)
+        os.killpg(process.pid, stop)
+        _, stderr = process.communicate(timeout=15)
+        stalled.close()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 import orjson
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leadvibe_contract.contract import load_contract
 from tests.running import free_port
@@ -104,6 +106,19 @@ def test_a_chunked_body_over_the_limit_is_a_413_not_truncated(server: tuple[str,
     with_length = requests.put(url, headers=headers, data=b"".join(chunks()), timeout=10)
     assert with_length.status_code == 413
     assert requests.get(url, headers=headers, timeout=5).json()["owner_name"] == "Jane Smith"
+
+
+def test_a_body_cut_short_by_the_client_is_never_applied(server: tuple[str, int]) -> None:
+    """The client promises 100 bytes, sends a complete JSON object of 26 and hangs up: nothing is stored."""
+    body = b'{"owner_name":"Cut Short"}'
+    sock = _open(server, f"PUT /lead/ld_123 HTTP/1.1\r\n{HEAD}Content-Length: 100\r\n\r\n".encode() + body)
+    sock.shutdown(socket.SHUT_WR)
+    _answer(sock)
+    sock.close()
+    url = f"http://{server[0]}:{server[1]}/lead/ld_123"
+    time.sleep(0.2)
+    lead = requests.get(url, headers={"Authorization": "Bearer kbn_pat_demo"}, timeout=5).json()
+    assert lead["owner_name"] == "Jane Smith"
 
 
 def test_a_malformed_content_length_is_a_400_problem(server: tuple[str, int]) -> None:
@@ -233,3 +248,59 @@ def test_a_head_that_does_not_arrive_in_time_is_a_408(server: tuple[str, int]) -
     got, problem = _problem_of(answer)
     assert (got, problem["type"]) == (408, "/problems/request-timeout")
     assert time.monotonic() - started < BODY_TIMEOUT + 3
+
+
+# Request heads no well-behaved client sends: raw bytes in the target, odd methods and versions, the
+# headers that steer parsing (length, chunking, expectations) with hostile values, and control bytes.
+_TARGET_BYTES = st.binary(max_size=40).filter(lambda raw: not any(b in raw for b in b" \r\n"))
+_STEERING = st.sampled_from(
+    [b"content-length", b"transfer-encoding", b"expect", b"host", b"content-type", b"authorization", b"cookie"]
+)
+_VALUE = st.binary(max_size=60).filter(lambda raw: b"\r" not in raw and b"\n" not in raw)
+_HEADER = st.tuples(
+    st.one_of(_STEERING, st.binary(min_size=1, max_size=20).filter(lambda raw: not any(b in raw for b in b":\r\n"))),
+    _VALUE,
+)
+HOSTILE_HEADS = st.builds(
+    lambda method, target, version, headers: (
+        method
+        + b" "
+        + target
+        + b" "
+        + version
+        + b"\r\n"
+        + b"".join(n + b": " + v + b"\r\n" for n, v in headers)
+        + b"Connection: close\r\n\r\n"
+    ),
+    st.sampled_from([b"GET", b"PUT", b"PATCH", b"POST", b"DELETE", b"OPTIONS", b"HEAD", b"BREW", b"G\x00T"]),
+    st.one_of(
+        st.sampled_from([b"/lead/ld_123", b"/leads", b"/ingest", b"/_mock/health", b"*", b"http://evil.example/x"]),
+        st.builds(lambda raw: b"/lead/" + raw, _TARGET_BYTES),
+        st.builds(lambda raw: b"/leads?" + raw, _TARGET_BYTES),
+    ),
+    st.sampled_from([b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/9.9", b"HTTP/1.1x", b""]),
+    st.lists(_HEADER, max_size=6),
+)
+
+
+def _final_answer(answer: bytes) -> bytes:
+    """The answer after any interim `100 Continue`."""
+    while answer.startswith(b"HTTP/1.1 1"):
+        answer = answer.partition(b"\r\n\r\n")[2]
+    return answer
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+@given(head=HOSTILE_HEADS)
+def test_whatever_head_arrives_the_answer_is_the_specs_or_a_problem(server: tuple[str, int], head: bytes) -> None:
+    """Never silence, never an empty or a plain-text error: a status line, and every 4xx and 5xx a
+    problem document. (A head that leaves a body owed ends with the body deadline's 408.)"""
+    sock = _open(server, head)
+    answer = _final_answer(_answer(sock))
+    sock.close()
+    assert answer.startswith((b"HTTP/1.1 ", b"HTTP/1.0 ")), (head, answer[:200])
+    status = int(answer.split(b" ", 2)[1])
+    assert 200 <= status < 500, (head, answer[:300])
+    if status >= 400 and head[:4] != b"HEAD":
+        _, problem = _problem_of(answer)
+        assert str(problem["type"]).startswith("/problems/"), answer[:300]
