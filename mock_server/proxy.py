@@ -116,7 +116,7 @@ def _decoded(body: bytes, encoding: str) -> bytes | None:
 
 
 class ValidatingProxy:
-    """An RSGI application: forwards, judges, journals. One per worker process."""
+    """Answers each request (`channel.Handler`): forwards, judges, journals. One per server process."""
 
     def __init__(
         self,
