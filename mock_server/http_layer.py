@@ -12,7 +12,8 @@ This subclass adds what it leaves open, each limit stated once in openapi.yaml (
   `/problems/request-timeout` (a slow client holds a socket, never the thread, but not for ever);
 - bytes that are not HTTP/1.x: 400 `/problems/malformed-request`, instead of uvicorn's plain text.
 
-Each of these closes the connection, since what follows on it cannot be trusted. The close lingers: the
+Each of these closes the connection, since what follows on it cannot be trusted; answers owed to requests
+pipelined before the refused one are sent first, in order. The close lingers: the
 answer is followed by a FIN, and what the client still sends is read and dropped for up to
 `LINGER_SECONDS`, so that the client reads the answer instead of a reset (as nginx's `lingering_close`).
 """
@@ -82,6 +83,7 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._head_deadline: asyncio.TimerHandle | None = None
         self._closing = False  # a refusal was sent: what still arrives is dropped
+        self._deferred: ApiProblem | None = None  # a refusal that waits for the answers owed before it
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -158,8 +160,24 @@ class ProblemHttpProtocol(HttpToolsProtocol):
             detail = f"The request head did not arrive within {self.limits.timeout:g} seconds."
             self._refuse(ApiProblem(408, "request-timeout", detail))
 
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._deferred is not None and not self._busy():
+            problem, self._deferred = self._deferred, None
+            self._send_problem(problem)
+
+    def _busy(self) -> bool:
+        """Answers still owed to earlier requests of this connection (pipelined), which go first."""
+        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+
     def _send_problem(self, problem: ApiProblem) -> None:
         self._disarm()
+        self._closing = True
+        if self.transport.is_closing():  # an earlier answer closed it (`Connection: close`)
+            return
+        if self._busy():
+            self._deferred = problem
+            return
         body = orjson.dumps(problem.to_dict())
         head = [
             STATUS_LINE[problem.status],
@@ -169,7 +187,6 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         ]
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         self.transport.write(b"".join([*head, b"\r\n", body]))
-        self._closing = True
         if self.transport.can_write_eof():
             self.transport.write_eof()
             self.loop.call_later(LINGER_SECONDS, self.transport.close)

@@ -219,6 +219,23 @@ def test_what_the_http_layer_refuses_is_a_problem_document(
     _health_is_quick(server)
 
 
+def test_a_refusal_waits_for_the_answers_owed_to_earlier_pipelined_requests(server: tuple[str, int]) -> None:
+    """Two requests in one send, the first slow, the second garbage: the first answer comes first, whole,
+    then the problem, then the close (never the problem first, which would desynchronise the client)."""
+    first = f"GET /lead/ld_123 HTTP/1.1\r\n{HEAD}X-Mock-Delay: 300\r\n\r\n".encode()
+    sock = _open(server, first + b"NOT HTTP AT ALL\r\n\r\n")
+    answer = _answer(sock)
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+    head, _, rest = answer.partition(b"\r\n\r\n")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1]
+    )
+    assert orjson.loads(rest[:length])["lead_id"] == "ld_123"
+    got, problem = _problem_of(rest[length:])
+    assert (got, problem["type"]) == (400, "/problems/malformed-request")
+
+
 def test_the_limits_are_not_refused_below_them(server: tuple[str, int]) -> None:
     """Exactly at the limits, the request is served: the limits are the spec's, not lower."""
     query = b"/leads?limit=5&x=" + b"a" * (TARGET_LIMIT - len(b"/leads?limit=5&x="))
