@@ -118,10 +118,9 @@ class Channel:
         await self._send({"type": "http.response.start", "status": status, "headers": _encoded(headers)})
         await self._send({"type": "http.response.body", "body": body})
 
-    async def problem(self, problem: ApiProblem, headers: HeaderList = ()) -> None:
+    async def problem(self, problem: ApiProblem) -> None:
         """A problem answered below the app; the connection is closed, since the body may be left unread."""
-        status, problem_headers, body = problem_response(problem)
-        await self.respond(status, [*problem_headers, *headers], body)
+        await self.respond(*problem_response(problem))
 
     async def cut_short(self, status: int, headers: HeaderList, part: bytes) -> None:
         """Send the status line, the headers and `part` of a longer body, then close the connection."""
