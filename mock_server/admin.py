@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from leadvibe_contract.contract import default_spec_path
 from mock_server.chaos import ChaosError, Rule
@@ -13,6 +13,7 @@ from mock_server.problems import ApiProblem, FieldError
 from mock_server.scenarios import SCENARIOS, apply_scenario, describe, scenario_seed
 from mock_server.seed import SeedError, load_seed
 from mock_server.state import MockState, mock_state
+from mock_server.static_files import file_response
 
 admin = Blueprint("mock_admin", __name__)
 
@@ -136,4 +137,4 @@ def clear_operation_chaos(operation_id: str) -> Response:
 @admin.get("/openapi.yaml")
 def openapi() -> Response:
     path = mock_state(current_app).config.spec_path or default_spec_path()
-    return send_file(path, mimetype="application/yaml")
+    return file_response(path, mimetype="application/yaml")

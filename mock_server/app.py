@@ -284,6 +284,7 @@ def create_app(
         max_age=600,
     )
     _only_for_cross_origin_requests(app)
+    _errors_are_problem_documents(app)
     return app
 
 
@@ -299,6 +300,21 @@ def _router(app: Flask) -> Callable[[str, str], str | None]:
         return str(endpoint)
 
     return route
+
+
+def _errors_are_problem_documents(app: Flask) -> None:
+    """Every 4xx and 5xx the mock sends is a problem document, also one a library makes on its own (as
+    Werkzeug's 412 for a failed `If-Match` was). Registered after flask-cors, so it runs before it: the
+    problem gets the CORS headers."""
+
+    @app.after_request
+    def problem_only(response: Response) -> Response:
+        if response.status_code < 400 or response.mimetype == PROBLEM_MEDIA_TYPE:
+            return response
+        log.warning("%s %s: a %d that was not a problem document", request.method, request.path, response.status_code)
+        status = response.status_code
+        slug = ApiProblem(status, "", "").title.lower().replace(" ", "-")
+        return render_problem(ApiProblem(status, slug, f"The request could not be answered ({status})."))
 
 
 def _only_for_cross_origin_requests(app: Flask) -> None:

@@ -8,7 +8,6 @@ only OU is its default; a caller without one gets "Active OU must be set" (the s
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -95,7 +94,7 @@ class Directory:
     def _service(self, credentials: str) -> Principal:
         try:
             decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, not UTF-8 (UnicodeDecodeError)
             decoded = ""
         client_id, _, secret = decoded.partition(":")
         principal = self._services.get((client_id, secret))

@@ -91,7 +91,7 @@ class Channel:
                 raise too_large(max_bytes)
             if length == 0:
                 return b""
-        elif "chunked" not in (request.headers.get("transfer-encoding") or "").lower():
+        elif request.headers.get("transfer-encoding") is None:  # neither: no body (RFC 9112, 6.3)
             return b""
         try:
             async with asyncio.timeout(timeout):

@@ -28,9 +28,12 @@ def is_cross_site(origin: str | None, host: str | None, scheme: str = "http") ->
     """True when a page on `origin` calling this server (reached as `host`) is cross-site (schemeful)."""
     if not origin or not host or origin == "null":
         return False
-    parts = urlsplit(origin)
-    served = urlsplit(f"{scheme}://{host}")
-    return _site(parts.scheme, parts.hostname or "") != _site(served.scheme, served.hostname or "")
+    try:
+        parts = urlsplit(origin)
+        served = urlsplit(f"{scheme}://{host}")
+        return _site(parts.scheme, parts.hostname or "") != _site(served.scheme, served.hostname or "")
+    except ValueError:  # a malformed Origin or Host ("http://[" ...): no site to compare, the defaults apply
+        return False
 
 
 def cookie_attributes(origin: str | None, host: str | None, scheme: str = "http") -> dict[str, object]:

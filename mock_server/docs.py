@@ -4,7 +4,7 @@ Swagger UI comes from the `flask-swagger-ui` package, which vendors the Swagger 
 OpenAPI 3.1) and is current; `swagger-ui-bundle` was last released in 2023 with an older 5.x. Only its
 static files are used: the page is the mock's own, so that it can pre-authorize the demo token
 (`preauthorizeApiKey`) and keep a token across reloads (`persistAuthorization`). The spec it shows is
-the one the mock serves (`/docs/openapi.json`), with `servers` replaced by this mock's own address.
+the one the mock serves (`/docs/openapi.json`), with `servers` replaced by this mock (the page's origin).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 
 import flask_swagger_ui  # type: ignore[import-untyped]
 import orjson
-from flask import Blueprint, Response, current_app, request, send_from_directory
+from flask import Blueprint, Response, current_app
 
 from mock_server.state import mock_state
+from mock_server.static_files import file_in
 
 DIST = Path(flask_swagger_ui.__file__).with_name("dist")
 DEMO_TOKEN = "kbn_pat_demo"
@@ -49,11 +50,12 @@ def page() -> Response:
 
 @docs.get("/docs/static/<path:name>")
 def static(name: str) -> Response:
-    return send_from_directory(DIST, name, max_age=3600)
+    return file_in(DIST, name, max_age=3600)
 
 
 @docs.get("/docs/openapi.json")
 def spec() -> Response:
     document: dict[str, Any] = dict(mock_state(current_app).spec.document)
-    document["servers"] = [{"url": request.host_url.rstrip("/"), "description": "this mock"}]
+    # Relative: the page's own origin. Never built from the request's Host, which a client chooses.
+    document["servers"] = [{"url": "/", "description": "this mock"}]
     return Response(orjson.dumps(document), mimetype="application/json")  # keeps the spec's order

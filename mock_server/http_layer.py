@@ -10,7 +10,11 @@ This subclass adds what it leaves open, each limit stated once in openapi.yaml (
   `/problems/headers-too-large` (httptools itself bounds neither, so bytes are counted as they arrive);
 - a head (request line and headers) that does not arrive within the body timeout of its first byte: 408
   `/problems/request-timeout` (a slow client holds a socket, never the thread, but not for ever);
-- bytes that are not HTTP/1.x: 400 `/problems/malformed-request`, instead of uvicorn's plain text.
+- bytes that are not HTTP/1.x, or an HTTP/1.1 request without exactly one `Host`: 400
+  `/problems/malformed-request`, instead of uvicorn's plain text.
+
+Time is bounded on the way out too: a connection whose answer the client does not read for the same
+timeout is aborted, and one that sends only blank lines between requests is closed when idle as any other.
 
 Each of these closes the connection, since what follows on it cannot be trusted; answers owed to requests
 pipelined before the refused one are sent first, in order. The close lingers: the
@@ -79,6 +83,11 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._refusal: ApiProblem | None = None
         self._head_left: int | None = None  # bytes the head may still take; None between heads
+        self._head_began_here = False  # the head began in the read being fed (its share of it is unknown)
+        self._hosts = 0
+        self._messages = 0
+        self._idle_deadline = 0.0
+        self._write_deadline: asyncio.TimerHandle | None = None
         self._header_fields = 0
         self._header_bytes = 0
         self._head_deadline: asyncio.TimerHandle | None = None
@@ -89,28 +98,58 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         # A connection that never sends a byte is closed like an idle keep-alive one (uvicorn arms that
         # timer only after a response).
-        self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+        self._arm_idle()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._writable()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """The client reads slower than the mock writes: it has until the timeout to catch up."""
+        super().pause_writing()
+        if self._write_deadline is None:
+            self._write_deadline = self.loop.call_later(self.limits.timeout, self.transport.abort)
+
+    def resume_writing(self) -> None:
+        self._writable()
+        super().resume_writing()
+
+    def _writable(self) -> None:
+        if self._write_deadline is not None:
+            self._write_deadline.cancel()
+            self._write_deadline = None
+
+    def _refused(self) -> bool:
+        """A refusal was sent (or waits for earlier answers): nothing more is read on this connection."""
+        return self._closing
+
+    def _arm_idle(self) -> None:
+        self._idle_deadline = self.loop.time() + self.timeout_keep_alive
+        self.timeout_keep_alive_task = self.loop.call_at(self._idle_deadline, self.timeout_keep_alive_handler)
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser, never more than the head may take while a head is being read."""
         if self._closing:
             return
+        idle = self.timeout_keep_alive_task is not None
+        messages = self._messages
         left = self._head_left
+        self._head_began_here = False
         if left is not None and len(data) > left:
             super().data_received(data[:left])
-            if self._head_left is not None and not self._closing:
+            if self._refused():
+                return
+            if self._head_left is not None and self._messages == messages:  # the same head, unfinished
                 self._refuse(_headers_too_large(self.limits))
                 return
-            data = data[left:]
-            if not data or self._closing:
-                return
+            data = data[left:]  # the head ended: what follows is fed whole (a new head is bounded by it)
         super().data_received(data)
-        if self._head_left is not None:
+        if self._head_left is not None and not self._head_began_here:
             self._head_left = max(0, self._head_left - len(data))
+        if idle and not self._refused() and self._messages == messages and self._head_left is None and not self._busy():
+            # Only blank lines (allowed between requests): the idle deadline stands.
+            self.timeout_keep_alive_task = self.loop.call_at(self._idle_deadline, self.timeout_keep_alive_handler)
 
     # Parser callbacks
     def on_message_begin(self) -> None:
@@ -118,6 +157,9 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         # How an app cuts a connection short (a simulated drop, `channel.Channel.cut_short`).
         self.scope["extensions"] = {"leadvibe.close": self.transport.close}  # type: ignore[dict-item]
         self._head_left = self.limits.max_head_bytes
+        self._head_began_here = True  # bounded by the read's size; from the next read on, bytes count
+        self._messages += 1
+        self._hosts = 0
         self._header_fields = 0
         self._header_bytes = 0
         self._disarm()
@@ -134,11 +176,15 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         self._header_bytes += len(name) + len(value) + 4  # ": " and CRLF
         if self._header_fields > self.limits.max_header_fields or self._header_bytes > self.limits.max_header_bytes:
             self._stop(_headers_too_large(self.limits))
+        if name.lower() == b"host":
+            self._hosts += 1
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         self._head_left = None
         self._disarm()
+        if self._hosts != 1 and self.parser.get_http_version() == "1.1":
+            self._stop(ApiProblem(400, "malformed-request", "An HTTP/1.1 request carries exactly one Host header."))
         super().on_headers_complete()
 
     # Refusals
@@ -162,6 +208,8 @@ class ProblemHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if self.timeout_keep_alive_task is not None:
+            self._idle_deadline = self.loop.time() + self.timeout_keep_alive
         if self._deferred is not None and not self._busy():
             problem, self._deferred = self._deferred, None
             self._send_problem(problem)
