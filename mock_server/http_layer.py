@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import orjson
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from leadvibe_contract.contract import Contract
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
@@ -88,6 +88,7 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         self._messages = 0
         self._idle_deadline = 0.0
         self._write_deadline: asyncio.TimerHandle | None = None
+        self._running: RequestResponseCycle | None = None  # the request being answered
         self._header_fields = 0
         self._header_bytes = 0
         self._head_deadline: asyncio.TimerHandle | None = None
@@ -104,6 +105,16 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         self._disarm()
         self._writable()
         super().connection_lost(exc)
+        # uvicorn marks only the newest parsed request as disconnected; with pipelining the one being
+        # answered is an older one, which would then write to a closed transport (a traceback per request).
+        running = self._running
+        if running is not None and not running.response_complete:
+            running.disconnected = True
+            running.message_event.set()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
 
     def pause_writing(self) -> None:
         """The client reads slower than the mock writes: it has until the timeout to catch up."""

@@ -181,6 +181,7 @@ def serve(
         log_level="error",  # the journal says what happened; uvicorn's own lines would repeat it
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # X-Forwarded-* from a local client must not change the scheme or the client
         timeout_graceful_shutdown=2,  # a stalled client cannot hold a Ctrl-C
     )
     server = _Server(config)

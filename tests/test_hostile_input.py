@@ -214,3 +214,70 @@ def test_event_metadata_is_kept_only_as_far_as_scoring_reads_it(client: FlaskCli
     assert "junk" not in kept
     assert len(json.dumps(kept)) < 100
     assert store.get_lead(DEFAULT, "ld_123")["score"] == before + 10  # rl_pricing_view (+10) still matches
+
+
+# Found by a hostile-client campaign after the move to uvicorn (issue #10): a 500 or a non-problem error.
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://["},
+        {"Origin": "http://]"},
+        {"Origin": "http://[::1"},
+        {"Origin": "http://localhost:5173", "Host": "["},
+    ],
+    ids=["origin-[", "origin-]", "origin-unclosed-ipv6", "host-["],
+)
+def test_a_malformed_origin_or_host_is_no_500(client: FlaskClient, headers: dict[str, str]) -> None:
+    """The cookie of POST /org-units/active compares sites; a URL that does not parse has none."""
+    response = client.post("/org-units/active", headers={**AUTH, **headers}, json={"ouId": "unit_emea"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.headers["Set-Cookie"].startswith("activeOu=unit_emea;")
+
+
+@pytest.mark.parametrize("credentials", ["\xff\xff\xff\xff", "ä:ö", "bHZfY2lfZGVtbzpsdl9jc19kZW1v\u00e9"])
+def test_basic_credentials_that_are_not_ascii_are_a_401(client: FlaskClient, credentials: str) -> None:
+    response = client.get(
+        "/lead/by-alias?alias_kind=email&alias=a@b.c",
+        headers={"Authorization": ("Basic " + credentials).encode("utf-8").decode("latin-1")},
+    )
+    assert response.status_code == 401
+    assert problem(response)["type"] == "/problems/unauthorized"
+
+
+@pytest.mark.parametrize("path", ["/openapi.yaml", "/docs/static/swagger-ui.css"])
+@pytest.mark.parametrize(
+    "condition",
+    [{"If-Match": "x"}, {"If-Unmodified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"}, {"Range": "bytes=999999999-"}],
+    ids=["if-match", "if-unmodified-since", "range"],
+)
+def test_conditions_on_the_served_files_are_not_a_non_problem_error(
+    client: FlaskClient, path: str, condition: dict[str, str]
+) -> None:
+    """Werkzeug answered a failed condition with a 412 (or 416) whose body was the file itself."""
+    whole = client.get(path)
+    response = client.get(path, headers=condition)
+    assert (response.status_code, response.data) == (200, whole.data)
+
+
+def test_an_error_a_library_makes_on_its_own_becomes_a_problem_document(client: FlaskClient) -> None:
+    """The last guard: any 4xx or 5xx that is not a problem document is turned into one."""
+    app = client.application
+
+    @app.get("/_test/teapot")
+    def teapot() -> tuple[str, int]:
+        return "<p>I am a teapot</p>", 418
+
+    response = client.get("/_test/teapot")
+    assert response.status_code == 418
+    assert response.mimetype == "application/problem+json"
+    assert problem(response)["status"] == 418
+
+
+def test_the_docs_never_point_try_it_out_at_the_requests_host(client: FlaskClient) -> None:
+    document = client.get("/docs/openapi.json", headers={"Host": "evil.example"}).get_json()
+    assert document["servers"] == [{"url": "/", "description": "this mock"}]
+    assert "evil.example" not in client.get("/docs/openapi.json", headers={"Host": "evil.example"}).get_data(
+        as_text=True
+    )

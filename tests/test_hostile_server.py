@@ -4,11 +4,13 @@ body never freezes other clients, and what the HTTP layer refuses is a problem d
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -21,6 +23,8 @@ from tests.running import free_port
 from tests.test_cli import MOCK
 
 BODY_TIMEOUT = 1.0
+KEEP_ALIVE = 5.0  # uvicorn's idle timeout between requests
+SERVER: dict[str, int] = {}  # the served mock's pid, for its memory
 HEAD = "Host: 127.0.0.1\r\nAuthorization: Bearer kbn_pat_demo\r\nContent-Type: application/json\r\n"
 
 
@@ -33,6 +37,7 @@ def server() -> Iterator[tuple[str, int]]:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    SERVER["pid"] = process.pid
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -321,3 +326,92 @@ def test_whatever_head_arrives_the_answer_is_the_specs_or_a_problem(server: tupl
     if status >= 400 and head[:4] != b"HEAD":
         _, problem = _problem_of(answer)
         assert str(problem["type"]).startswith("/problems/"), answer[:300]
+
+
+def test_pipelined_requests_before_a_refusal_are_all_answered_first(server: tuple[str, int]) -> None:
+    """A write and 300 reads pipelined in one send, then garbage: 301 answers in order, then the problem."""
+    write = f'PUT /lead/ld_123 HTTP/1.1\r\n{HEAD}Content-Length: 27\r\n\r\n{{"owner_name":"Jane Smith"}}'.encode()
+    reads = b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n" * 300
+    sock = _open(server, write + reads + b"GARBAGE\r\n\r\n")
+    answer = _answer(sock)
+    sock.close()
+    statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+    assert statuses == [200] * 301 + [400], statuses[-5:]
+    assert b'"owner_name":"Jane Smith"' in answer.split(b"HTTP/1.1 200")[1]
+
+
+def test_a_head_split_across_reads_after_many_pipelined_requests_is_not_refused(server: tuple[str, int]) -> None:
+    """The head's allowance counts its own bytes, not those of the requests read before it (a 431 was)."""
+    first = b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n" * 1_300 + b"GET /_mock/health HTTP/1.1\r\nHo"
+    sock = _open(server, first)
+    time.sleep(0.3)
+    sock.sendall(b"st: x\r\nConnection: close\r\n\r\n")
+    answer = _answer(sock)
+    sock.close()
+    assert answer.count(b"HTTP/1.1 200") == 1_301
+    assert b"HTTP/1.1 431" not in answer
+
+
+def test_blank_lines_do_not_keep_a_connection_open(server: tuple[str, int]) -> None:
+    """Empty lines are allowed between requests, but they are not a request: the idle timeout stands."""
+    sock = socket.create_connection(server, timeout=10)
+    started = time.monotonic()
+    closed = False
+    while not closed and time.monotonic() - started < KEEP_ALIVE + 5:
+        try:
+            sock.sendall(b"\r\n")
+            sock.settimeout(0.5)
+            closed = sock.recv(10) == b""
+        except TimeoutError:
+            continue
+        except OSError:
+            closed = True
+    sock.close()
+    assert closed
+    assert time.monotonic() - started < KEEP_ALIVE + 2
+
+
+@pytest.mark.parametrize("hosts", [b"", b"Host: x\r\nHost: y\r\n"], ids=["no-host", "two-hosts"])
+def test_an_http11_request_needs_exactly_one_host(server: tuple[str, int], hosts: bytes) -> None:
+    sock = _open(server, b"GET /_mock/health HTTP/1.1\r\n" + hosts + b"\r\n")
+    answer = _answer(sock)
+    sock.close()
+    got, problem = _problem_of(answer)
+    assert (got, problem["type"]) == (400, "/problems/malformed-request")
+
+
+def _rss_mb(pid: int) -> float:
+    return int(Path(f"/proc/{pid}/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for the server's memory")
+def test_clients_that_do_not_read_are_cut_off_and_hold_no_copies(server: tuple[str, int]) -> None:
+    """150 clients ask for Swagger UI's bundle (1.4 MB) three times each and never read: every answer
+    refers to the same bytes (copies were 1.4 GB for 400 clients), and each connection is aborted once it
+    has not taken any of its answer for the timeout."""
+    before = _rss_mb(SERVER["pid"])
+    clients = []
+    for _ in range(150):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(server)
+        sock.sendall(b"GET /docs/static/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        clients.append(sock)
+    time.sleep(0.5)
+    grown = _rss_mb(SERVER["pid"]) - before
+    time.sleep(BODY_TIMEOUT + 2.5)
+    cut = 0
+    for sock in clients:
+        sock.settimeout(0.2)  # a connection still served would now deliver its answers, then wait
+        try:
+            while sock.recv(1 << 20):
+                pass
+            cut += 1  # closed by the server
+        except TimeoutError:
+            pass
+        except OSError:
+            cut += 1  # reset by the server
+        sock.close()
+    assert grown < 60, f"the server grew by {grown:.0f} MB"
+    assert cut == 150
+    _health_is_quick(server)
