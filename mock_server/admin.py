@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from leadvibe_contract.contract import default_spec_path
 from mock_server.chaos import ChaosError, Rule
+from mock_server.json_body import BodyRefused, inspect, parse_json
 from mock_server.problems import ApiProblem, FieldError
 from mock_server.scenarios import SCENARIOS, apply_scenario, describe, scenario_seed
 from mock_server.seed import SeedError, load_seed
@@ -19,9 +20,18 @@ admin = Blueprint("mock_admin", __name__)
 
 
 def _json_body() -> Any:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiProblem(400, "validation-error", "Send a JSON body.", errors=[FieldError("body", "", "not JSON")])
+    """The JSON body, read as strictly as an operation's (`json_body.py`): no depth or string breaks it."""
+    try:
+        body = parse_json(request.get_data(cache=True))
+        inspect(body, mock_state(current_app).spec.limit("x-max-json-depth"))
+    except BodyRefused as refused:
+        raise ApiProblem(
+            400, "validation-error", refused.detail, errors=[FieldError("body", refused.pointer, refused.detail)]
+        ) from None
+    except ValueError:
+        raise ApiProblem(
+            400, "validation-error", "Send a JSON body.", errors=[FieldError("body", "", "not JSON")]
+        ) from None
     return body
 
 
@@ -64,8 +74,9 @@ def scenarios() -> Response:
 @admin.put("/_mock/scenario")
 def switch_scenario() -> Response:
     """`{"name": "empty"}`: the state becomes that scenario's (every change made so far is dropped)."""
-    name = _json_body().get("name") if isinstance(request.get_json(silent=True), dict) else None
-    if name not in SCENARIOS:
+    body = _json_body()
+    name = body.get("name") if isinstance(body, dict) else None
+    if not isinstance(name, str) or name not in SCENARIOS:
         detail = f"Unknown scenario {name!r}; known: {', '.join(SCENARIOS)}."
         raise ApiProblem(400, "validation-error", detail, errors=[FieldError("body", "/name", detail)])
     _reset(mock_state(current_app), name)
@@ -76,7 +87,7 @@ def switch_scenario() -> Response:
 def requests_journal() -> Response:
     """The newest requests first (`?limit=`, default 50), each with its status, time and verdict."""
     limit = request.args.get("limit", "50")
-    if not limit.isdigit():
+    if not (limit.isascii() and limit.isdigit()):
         detail = "limit must be a whole number."
         raise ApiProblem(400, "validation-error", detail, errors=[FieldError("query", "limit", detail)])
     return jsonify(requests=mock_state(current_app).controls.journal.recent(int(limit)))

@@ -187,7 +187,7 @@ def _register_errors(app: Flask) -> None:
     def internal_error(error: Exception) -> Response:
         if isinstance(error, ResponseViolation) and current_app.testing:
             raise error  # a test sees the violation itself, not a generic 500
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %r", request.method, request.path)
         return render_problem(ApiProblem(500, "internal-error", "The mock hit an internal error."))
 
     app.register_error_handler(Exception, internal_error)
@@ -311,7 +311,7 @@ def _errors_are_problem_documents(app: Flask) -> None:
     def problem_only(response: Response) -> Response:
         if response.status_code < 400 or response.mimetype == PROBLEM_MEDIA_TYPE:
             return response
-        log.warning("%s %s: a %d that was not a problem document", request.method, request.path, response.status_code)
+        log.warning("%s %r: a %d that was not a problem document", request.method, request.path, response.status_code)
         status = response.status_code
         slug = ApiProblem(status, "", "").title.lower().replace(" ", "-")
         return render_problem(ApiProblem(status, slug, f"The request could not be answered ({status})."))

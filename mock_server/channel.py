@@ -82,7 +82,7 @@ class Channel:
         """The whole body, or an ApiProblem (400, 408 or 413) when it cannot be had within the bounds."""
         length_header = request.headers.get("content-length")
         if length_header is not None:
-            if not length_header.strip().isdigit():
+            if not (length_header.strip().isascii() and length_header.strip().isdigit()):
                 detail = "Content-Length is not a number."
                 errors = [FieldError("header", "Content-Length", detail)]
                 raise ApiProblem(400, "validation-error", detail, errors=errors)
@@ -166,7 +166,7 @@ def asgi_app(handler: Handler) -> ASGIApp:
             if not channel.started:
                 await channel.problem(ApiProblem(503, "shutting-down", "The server is shutting down."))
         except Exception:
-            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            log.exception("unexpected error answering %s %r", scope.get("method"), scope.get("path"))
             if channel.started:
                 raise
             await channel.problem(

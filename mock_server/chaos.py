@@ -49,7 +49,7 @@ def parse_failure(text: str) -> int | str:
     value = text.strip().lower()
     if value == DROP:
         return DROP
-    if value.isdigit() and 400 <= int(value) <= 599:
+    if value.isascii() and value.isdigit() and 400 <= int(value) <= 599:
         return int(value)
     raise ChaosError(f"failure {text!r} is not a status 400-599 or 'drop'")
 

@@ -9,6 +9,7 @@ result against the compiled validator and falls back to the documented example i
 
 from __future__ import annotations
 
+import math
 import random
 import string
 import uuid
@@ -77,15 +78,23 @@ def _by_type(kind: str, schema: Mapping[str, Any], resolve: Resolve, rng: random
         count = rng.randint(low, high) if depth < MAX_DEPTH else low
         return [fake(schema.get("items", {}), resolve, rng, depth + 1) for _ in range(count)]
     if kind in ("integer", "number"):
-        low = schema.get("minimum", schema.get("exclusiveMinimum", -1) + 1 if "exclusiveMinimum" in schema else 0)
-        high = schema.get("maximum", low + 100)
-        value = rng.randint(int(low), int(high))
-        return value if kind == "integer" else float(value)
+        return _number(kind, schema, rng)
     if kind == "boolean":
         return rng.random() < 0.5
     if kind == "null":
         return None
     return _string(schema, rng)
+
+
+def _number(kind: str, schema: Mapping[str, Any], rng: random.Random) -> int | float:
+    """Within the bounds, inclusive or exclusive, fractional for a `number`."""
+    low = float(schema.get("minimum", schema.get("exclusiveMinimum", 0)))
+    high = float(schema.get("maximum", schema.get("exclusiveMaximum", low + 100)))
+    if kind == "integer":
+        first = math.floor(low) + 1 if "minimum" not in schema and "exclusiveMinimum" in schema else math.ceil(low)
+        last = math.ceil(high) - 1 if "maximum" not in schema and "exclusiveMaximum" in schema else math.floor(high)
+        return rng.randint(first, max(first, last))
+    return low + (high - low) * rng.uniform(0.01, 0.99) if high > low else low
 
 
 def _word(rng: random.Random, length: int = 8) -> str:
@@ -105,6 +114,7 @@ def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
         return f"https://example.com/{_word(rng)}"
     if form == "uuid":
         return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    low = schema.get("minLength", 1)
-    high = min(schema.get("maxLength", max(low, 12)), max(low, 12))
+    cap = schema.get("maxLength")
+    low = schema.get("minLength", 1 if cap is None else min(1, cap))  # `maxLength: 0` is the empty string
+    high = min(cap if cap is not None else max(low, 12), max(low, 12))
     return "".join(rng.choices(string.ascii_letters + string.digits + "_", k=rng.randint(low, high)))

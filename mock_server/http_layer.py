@@ -10,7 +10,9 @@ This subclass adds what it leaves open, each limit stated once in openapi.yaml (
   `/problems/headers-too-large` (httptools itself bounds neither, so bytes are counted as they arrive);
 - a head (request line and headers) that does not arrive within the body timeout of its first byte: 408
   `/problems/request-timeout` (a slow client holds a socket, never the thread, but not for ever);
-- bytes that are not HTTP/1.x, or an HTTP/1.1 request without exactly one `Host`: 400
+- bytes that are not HTTP/1.0 or 1.1, an HTTP/1.1 request without exactly one `Host`, or a request to
+  switch protocols (`Upgrade`, `CONNECT`: httptools stops parsing after one, so the bytes that follow,
+  a body or a pipelined request, were lost or, worse, read as a request of their own): 400
   `/problems/malformed-request`, instead of uvicorn's plain text.
 
 Time is bounded on the way out too: a connection whose answer the client does not read for the same
@@ -25,6 +27,9 @@ answer is followed by a FIN, and what the client still sends is read and dropped
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -35,6 +40,10 @@ from leadvibe_contract.contract import Contract
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
 
 LINGER_SECONDS = 2.0
+# Requests of one connection that may wait for their answers (pipelined) before it is read no further,
+# and how much is parsed at a time: together they bound the memory one connection can make the mock hold.
+PIPELINE_DEPTH = 64
+FEED_SLICE = 4096
 # What the request line adds to its target ("PATCH " ... " HTTP/1.1\r\n"), allowed on top of the limits.
 _REQUEST_LINE_SLACK = 64
 
@@ -89,6 +98,7 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         self._idle_deadline = 0.0
         self._write_deadline: asyncio.TimerHandle | None = None
         self._running: RequestResponseCycle | None = None  # the request being answered
+        self._unfed = bytearray()  # read, not yet parsed: requests wait for the queue to shorten
         self._header_fields = 0
         self._header_bytes = 0
         self._head_deadline: asyncio.TimerHandle | None = None
@@ -120,11 +130,20 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         """The client reads slower than the mock writes: it has until the timeout to catch up."""
         super().pause_writing()
         if self._write_deadline is None:
-            self._write_deadline = self.loop.call_later(self.limits.timeout, self.transport.abort)
+            self._write_deadline = self.loop.call_later(self.limits.timeout, self._cut_off)
 
     def resume_writing(self) -> None:
         self._writable()
         super().resume_writing()
+
+    def _cut_off(self) -> None:
+        """Abort with a reset (SO_LINGER 0): a plain close would leave the unsent answer to the kernel,
+        which keeps trying to deliver it (an orphaned socket holding up to megabytes)."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def _writable(self) -> None:
         if self._write_deadline is not None:
@@ -140,9 +159,29 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         self.timeout_keep_alive_task = self.loop.call_at(self._idle_deadline, self.timeout_keep_alive_handler)
 
     def data_received(self, data: bytes) -> None:
-        """Feed the parser, never more than the head may take while a head is being read."""
+        """Feed the parser a slice at a time; while `PIPELINE_DEPTH` requests wait for their answers, keep
+        the rest unparsed and stop reading (uvicorn resumes reading after every answer, so a client that
+        pipelines without reading its answers grew the queue without bound: 1.5 GB in 17 s)."""
         if self._closing:
             return
+        if self._unfed:
+            self._unfed += data
+            self.flow.pause_reading()
+            return
+        self._feed(data)
+
+    def _feed(self, data: bytes) -> None:
+        for start in range(0, len(data), FEED_SLICE):
+            if self._refused():
+                return
+            if len(self.pipeline) >= PIPELINE_DEPTH:
+                self._unfed = bytearray(data[start:])
+                self.flow.pause_reading()
+                return
+            self._feed_slice(data[start : start + FEED_SLICE])
+
+    def _feed_slice(self, data: bytes) -> None:
+        """Feed the parser, never more than the head may take while a head is being read."""
         idle = self.timeout_keep_alive_task is not None
         messages = self._messages
         left = self._head_left
@@ -194,8 +233,14 @@ class ProblemHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._head_left = None
         self._disarm()
-        if self._hosts != 1 and self.parser.get_http_version() == "1.1":
+        version = self.parser.get_http_version()
+        if version not in ("1.0", "1.1"):
+            self._stop(ApiProblem(400, "malformed-request", f"HTTP/{version} is not spoken here; send HTTP/1.1."))
+        if self._hosts != 1 and version == "1.1":
             self._stop(ApiProblem(400, "malformed-request", "An HTTP/1.1 request carries exactly one Host header."))
+        if self.parser.should_upgrade():  # Upgrade or CONNECT: httptools would stop parsing the bytes after it
+            detail = "The mock speaks HTTP/1.1 only: no Upgrade and no CONNECT."
+            self._stop(ApiProblem(400, "malformed-request", detail))
         super().on_headers_complete()
 
     # Refusals
@@ -221,6 +266,11 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self.timeout_keep_alive_task is not None:
             self._idle_deadline = self.loop.time() + self.timeout_keep_alive
+        if self._unfed and len(self.pipeline) < PIPELINE_DEPTH and not self.transport.is_closing():
+            unfed, self._unfed = bytes(self._unfed), bytearray()
+            self._feed(unfed)
+        if self._unfed:
+            self.flow.pause_reading()
         if self._deferred is not None and not self._busy():
             problem, self._deferred = self._deferred, None
             self._send_problem(problem)

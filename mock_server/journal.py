@@ -49,9 +49,10 @@ class Journal:
         keep: bool = True,
     ) -> None:
         """Log the request, and keep it in the journal unless `keep` is false (the admin API's own)."""
-        reason = _reason(body) if status >= 400 and body else None
+        reason = _printable(_reason(body)) if status >= 400 and body else None
+        note = _printable(note) if note else note
         verdict = note or ("ok" if status < 400 else f"rejected: {reason}" if reason else "rejected")
-        target = f"{path}?{query}" if query else path
+        target = _printable(f"{path}?{query}" if query else path)
         if keep:
             self.entries.append(
                 {
@@ -91,6 +92,17 @@ class Journal:
 
     def clear(self) -> None:
         self.entries.clear()
+
+
+def _printable(text: str | None) -> str:
+    """What a client sent, safe in a log line and in JSON: a line break, an escape sequence or an
+    undecodable byte (a surrogate escape) is written as its backslash escape, so no request forges a
+    log line or colours a terminal."""
+    if not text:
+        return ""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
 
 
 def _reason(body: bytes) -> str | None:

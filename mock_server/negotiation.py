@@ -58,7 +58,7 @@ def parse_prefer(header: str) -> Preferences:
         name, _, value = part.strip().partition("=")
         found[name.strip().lower()] = value.strip().strip('"')
     code = found.get("code")
-    if code is not None and not (code.isdigit() and 100 <= int(code) <= 599):
+    if code is not None and not (code.isascii() and code.isdigit() and 100 <= int(code) <= 599):
         raise _bad(f"Prefer code={code!r} is not an HTTP status.")
     dynamic = found.get("dynamic", "false").lower()
     if dynamic not in ("true", "false"):

@@ -231,7 +231,7 @@ class ValidatingProxy:
             found = details or [f"{problem.status} {problem.slug}: {problem.detail}"]
             return operation, [Finding(REQUEST_VIOLATION, detail[:300]) for detail in found[:MAX_FINDINGS]]
         except Exception as exc:  # a validator bug must not stop the traffic
-            log.exception("could not validate %s %s", method, path)
+            log.exception("could not validate %s %r", method, path)
             return operation, [Finding(REQUEST_VIOLATION, f"could not be validated: {type(exc).__name__}")]
         return operation, []
 
@@ -316,7 +316,7 @@ class ValidatingProxy:
     def _record(self, exchange: Exchange) -> None:
         if exchange.findings:
             log.warning(
-                "%s %s -> %s %s: %s",
+                "%s %r -> %s %s: %s",
                 exchange.method,
                 exchange.path,
                 exchange.status,

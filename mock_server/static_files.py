@@ -32,8 +32,8 @@ def file_response(path: Path, mimetype: str | None = None, max_age: int | None =
         if not path.is_file():
             raise FileNotFoundError(path)
         data = _content(path, stat.st_mtime_ns, stat.st_size)
-    except OSError:
-        raise ApiProblem(404, "not-found", f"No file at {path.name}.") from None
+    except (OSError, ValueError):  # ValueError: a NUL in the name
+        raise ApiProblem(404, "not-found", "No such file.") from None
     guessed = mimetype or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     response = Response(data, mimetype=guessed)
     if max_age is not None:
@@ -46,5 +46,5 @@ def file_in(directory: Path, name: str, max_age: int | None = None) -> Response:
     """A file below `directory` by its relative name; a name that would leave it is a 404."""
     joined = safe_join(str(directory), name)
     if joined is None:
-        raise ApiProblem(404, "not-found", f"No file at {name}.")
+        raise ApiProblem(404, "not-found", "No such file.")
     return file_response(Path(joined), max_age=max_age)

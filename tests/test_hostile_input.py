@@ -4,18 +4,21 @@ and changes nothing."""
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import time
 import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import pytest
 from flask.testing import FlaskClient
 
 from leadvibe_contract.contract import Contract
 from mock_server.auth import Scope
 from mock_server.errors import LimitReached
+from mock_server.journal import Journal
 from mock_server.store import IngestRequest, LeadQuery, LeadStore
 from mock_server.timeutil import format_timestamp
 from tests.conftest import DEMO, FakeClock, bearer, problem
@@ -281,3 +284,67 @@ def test_the_docs_never_point_try_it_out_at_the_requests_host(client: FlaskClien
     assert "evil.example" not in client.get("/docs/openapi.json", headers={"Host": "evil.example"}).get_data(
         as_text=True
     )
+
+
+# A second hostile-client campaign (issue #10): digits that are not ASCII, admin bodies, a NUL, the log.
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body"),
+    [
+        ("GET", "/lead/ld_123", {"Prefer": "code=\u00b2\u00b2\u00b2"}, None),
+        ("GET", "/_mock/requests?limit=%C2%B2", {}, None),
+        ("PUT", "/_mock/chaos", {}, '{"fail_with":["\\u00b2"]}'),
+        ("PUT", "/_mock/chaos/getLead", {}, '{"fail_with":["\\u00b2"]}'),
+        ("PUT", "/_mock/scenario", {}, '{"name":["x"]}'),
+        ("PUT", "/_mock/scenario", {}, '{"name":{"a":1}}'),
+        ("PUT", "/_mock/chaos", {}, "[" * 5_000 + "]" * 5_000),
+        ("PUT", "/_mock/scenario", {}, '{"name":' + "[" * 5_000 + "]" * 5_000 + "}"),
+        ("PUT", "/_mock/chaos", {}, '{"delay":"\\ud800"}'),
+    ],
+    ids=[
+        "prefer-superscript",
+        "requests-limit-superscript",
+        "chaos-superscript",
+        "operation-chaos-superscript",
+        "scenario-list",
+        "scenario-object",
+        "chaos-deep",
+        "scenario-deep",
+        "chaos-surrogate",
+    ],
+)
+def test_hostile_values_on_the_mocks_own_controls_are_a_400(
+    client: FlaskClient, method: str, path: str, headers: dict[str, str], body: str | None
+) -> None:
+    """`str.isdigit` accepts '²', which `int` refuses; the admin API read bodies with the stdlib parser."""
+    before = client.get("/_mock/chaos").get_json()
+    response = client.open(path, method=method, headers={**AUTH, **headers}, data=body, content_type="application/json")
+    assert response.status_code == 400, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert client.get("/_mock/chaos").get_json() == before
+
+
+@pytest.mark.parametrize("path", ["/docs/static/%00", "/docs/static/swagger-ui-bundle.js%00", "/docs/static/.."])
+def test_a_nul_or_a_climb_in_a_served_files_name_is_a_404(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+
+
+def test_the_log_line_and_the_journal_escape_what_a_client_sent() -> None:
+    """A path with a line break, an escape sequence and an undecodable byte forged log lines (and a
+    surrogate escape made /_mock/requests invalid Unicode)."""
+    out = io.StringIO()
+    journal = Journal(out=out)
+    forged = "/lead/x\n06:00:00 GET /lead/ld_123 200 0.1ms\nTraceback \x1b[31mRED\udcff"
+    problem_body = json.dumps({"detail": f"No operation at {forged[:-1]}."}).encode()  # as the app writes it
+    journal.record("GET", forged, "", 404, 0.001, problem_body)
+    line = out.getvalue()
+    assert line.count("\n") == 1
+    assert "\x1b" not in line
+    assert "\\n06:00:00" in line
+    assert "\\x1b[31m" in line
+    entry = journal.recent(1)[0]
+    orjson.dumps(entry)  # valid Unicode: a lone surrogate would raise here
+    assert "\\udcff" in entry["path"]

@@ -3,6 +3,7 @@ body never freezes other clients, and what the HTTP layer refuses is a problem d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -414,4 +415,80 @@ def test_clients_that_do_not_read_are_cut_off_and_hold_no_copies(server: tuple[s
         sock.close()
     assert grown < 60, f"the server grew by {grown:.0f} MB"
     assert cut == 150
+    _health_is_quick(server)
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+        b"GET /lead/ld_123 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+        b"CONNECT /lead/ld_123 HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /lead/ld_123 HTTP/2.0\r\n\r\n",
+        b"GET /_mock/health HTTP/0.9\r\n\r\n",
+        b"GET /_mock/health\r\n\r\n",
+    ],
+    ids=["upgrade-h2c", "upgrade-websocket", "connect", "http-2.0", "http-0.9", "no-version"],
+)
+def test_only_http_1_is_spoken(server: tuple[str, int], request_bytes: bytes) -> None:
+    """httptools stops parsing after an Upgrade or a CONNECT; the next bytes were lost or read as a request."""
+    sock = _open(server, request_bytes + b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = _answer(sock)
+    sock.close()
+    got, problem = _problem_of(answer)
+    assert (got, problem["type"]) == (400, "/problems/malformed-request")
+
+
+def test_a_body_behind_an_upgrade_is_never_run_as_a_request(server: tuple[str, int]) -> None:
+    smuggled = f'PUT /lead/ld_123 HTTP/1.1\r\n{HEAD}Content-Length: 27\r\n\r\n{{"owner_name":"Smuggled X"}}'.encode()
+    head = (
+        f"POST /ingest HTTP/1.1\r\n{HEAD}Connection: Upgrade\r\nUpgrade: foo\r\nContent-Length: {len(smuggled)}\r\n\r\n"
+    )
+    sock = _open(server, head.encode())
+    time.sleep(0.3)
+    with contextlib.suppress(OSError):
+        sock.sendall(smuggled)
+    _answer(sock)
+    sock.close()
+    url = f"http://{server[0]}:{server[1]}/lead/ld_123"
+    assert (
+        requests.get(url, headers={"Authorization": "Bearer kbn_pat_demo"}, timeout=5).json()["owner_name"]
+        == "Jane Smith"
+    )
+
+
+def test_a_failure_header_with_digits_that_are_not_ascii_is_a_400(server: tuple[str, int]) -> None:
+    sock = _open(
+        server,
+        f"GET /lead/ld_123 HTTP/1.1\r\n{HEAD}Connection: close\r\n".encode() + b"X-Mock-Fail: \xb2\xb2\xb2\r\n\r\n",
+    )
+    answer = _answer(sock)
+    sock.close()
+    got, problem = _problem_of(answer)
+    assert (got, problem["type"]) == (400, "/problems/validation-error")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for the server's memory")
+def test_pipelining_without_reading_holds_bounded_memory(server: tuple[str, int]) -> None:
+    """A client that pipelines requests for ever and reads nothing: the mock stops reading it once 64
+    wait for their answers (uvicorn resumed after every answer: 1.5 GB in 17 s), and cuts it off."""
+    before = _rss_mb(SERVER["pid"])
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(server)
+    sock.settimeout(0.2)
+    burst = b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n" * 1_000
+    started = time.monotonic()
+    cut = False
+    while time.monotonic() - started < BODY_TIMEOUT + 4 and not cut:
+        try:
+            sock.send(burst)
+        except TimeoutError:
+            continue
+        except OSError:
+            cut = True
+    grown = _rss_mb(SERVER["pid"]) - before
+    sock.close()
+    assert grown < 40, f"the server grew by {grown:.0f} MB"
+    assert cut
     _health_is_quick(server)
