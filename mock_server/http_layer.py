@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import socket
 import struct
+from collections import deque
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -275,15 +276,32 @@ class ProblemHttpProtocol(HttpToolsProtocol):
             problem, self._deferred = self._deferred, None
             self._send_problem(problem)
 
+    def _drop_unfinished_body(self) -> None:
+        """When the refused bytes are the body of the newest request (a broken chunk), that request will
+        never be whole: the problem is its answer. It is dropped from the queue, or, when it is the one
+        being answered, its body read ends as if the client had gone (`channel.py`: never applied)."""
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body or cycle.response_started:
+            return
+        queued = len(self.pipeline)
+        self.pipeline = deque(item for item in self.pipeline if item[0] is not cycle)
+        if len(self.pipeline) == queued:  # it is being answered
+            cycle.disconnected = True
+            cycle.message_event.set()
+
     def _busy(self) -> bool:
         """Answers still owed to earlier requests of this connection (pipelined), which go first."""
-        return bool(self.pipeline) or (self.cycle is not None and not self.cycle.response_complete)
+        running = self._running
+        return bool(self.pipeline) or (
+            running is not None and not running.response_complete and not running.disconnected
+        )
 
     def _send_problem(self, problem: ApiProblem) -> None:
         self._disarm()
         self._closing = True
         if self.transport.is_closing():  # an earlier answer closed it (`Connection: close`)
             return
+        self._drop_unfinished_body()
         if self._busy():
             self._deferred = problem
             return

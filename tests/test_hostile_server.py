@@ -492,3 +492,25 @@ def test_pipelining_without_reading_holds_bounded_memory(server: tuple[str, int]
     assert grown < 40, f"the server grew by {grown:.0f} MB"
     assert cut
     _health_is_quick(server)
+
+
+@pytest.mark.parametrize("pipelined", [False, True], ids=["alone", "behind-a-slow-request"])
+def test_a_broken_chunk_is_a_400_at_once_and_nothing_is_applied(server: tuple[str, int], pipelined: bool) -> None:
+    """Bytes after a chunk that are not its CRLF: the request can never be whole, so the problem is its
+    answer at once (it was the body deadline's 408, seconds later), after any answer owed before it."""
+    before = b"GET /lead/ld_123 HTTP/1.1\r\n" + HEAD.encode() + b"X-Mock-Delay: 300\r\n\r\n" if pipelined else b""
+    broken = f"PUT /lead/ld_123 HTTP/1.1\r\n{HEAD}Transfer-Encoding: chunked\r\n\r\n".encode()
+    started = time.monotonic()
+    sock = _open(server, before + broken + b'1b\r\n{"owner_name":"Broken Chunk"}XX')
+    answer = _answer(sock)
+    sock.close()
+    assert time.monotonic() - started < BODY_TIMEOUT
+    statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+    assert statuses == ([200, 400] if pipelined else [400])
+    got, problem = _problem_of(answer[answer.rindex(b"HTTP/1.1 400") :])
+    assert (got, problem["type"]) == (400, "/problems/malformed-request")
+    url = f"http://{server[0]}:{server[1]}/lead/ld_123"
+    assert (
+        requests.get(url, headers={"Authorization": "Bearer kbn_pat_demo"}, timeout=5).json()["owner_name"]
+        == "Jane Smith"
+    )
