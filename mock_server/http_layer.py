@@ -15,8 +15,8 @@ This subclass adds what it leaves open, each limit stated once in openapi.yaml (
   a body or a pipelined request, were lost or, worse, read as a request of their own): 400
   `/problems/malformed-request`, instead of uvicorn's plain text.
 
-Time is bounded on the way out too: a connection whose answer the client does not read for the same
-timeout is aborted, and one that sends only blank lines between requests is closed when idle as any other.
+Time is bounded on the way out too: a connection whose client takes nothing of its answer for the same
+timeout is reset, and one that sends only blank lines between requests is closed when idle as any other.
 
 Each of these closes the connection, since what follows on it cannot be trusted; answers owed to requests
 pipelined before the refused one are sent first, in order. The close lingers: the
@@ -30,9 +30,15 @@ import asyncio
 import contextlib
 import socket
 import struct
+
+try:  # POSIX: the kernel's send queue, to tell a slow reader from a stalled one
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover - Windows
+    fcntl = termios = None  # type: ignore[assignment]
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
@@ -41,6 +47,7 @@ from leadvibe_contract.contract import Contract
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
 
 LINGER_SECONDS = 2.0
+_SIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if termios is not None else None
 # Requests of one connection that may wait for their answers (pipelined) before it is read no further,
 # and how much is parsed at a time: together they bound the memory one connection can make the mock hold.
 PIPELINE_DEPTH = 64
@@ -70,6 +77,36 @@ class HeadLimits:
     @property
     def max_head_bytes(self) -> int:
         return self.max_target_bytes + self.max_header_bytes + _REQUEST_LINE_SLACK
+
+
+def _kernel_queue(transport: asyncio.BaseTransport) -> int:
+    """Bytes in the socket's send queue not yet acknowledged (Linux's SIOCOUTQ); 0 where unknown."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or _SIOCOUTQ is None:
+        return 0
+    try:
+        queued: int = struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
+    return queued
+
+
+class _CountingTransport:
+    """The transport, counting the bytes written to it: how a slow reader is told from one that reads
+    nothing (uvloop's buffer size alone cannot tell, since every new answer adds to it)."""
+
+    __slots__ = ("_transport", "written")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class _Refused(Exception):
@@ -107,7 +144,8 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         self._deferred: ApiProblem | None = None  # a refusal that waits for the answers owed before it
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        self._counting = _CountingTransport(transport)
+        super().connection_made(cast(asyncio.Transport, self._counting))
         # A connection that never sends a byte is closed like an idle keep-alive one (uvicorn arms that
         # timer only after a response).
         self._arm_idle()
@@ -128,10 +166,25 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         super()._start_asgi_task(cycle, app)
 
     def pause_writing(self) -> None:
-        """The client reads slower than the mock writes: it has until the timeout to catch up."""
+        """The client reads slower than the mock writes. It is cut off only when it takes nothing of its
+        answer for a whole timeout: a slow reader that makes progress is served to the end."""
         super().pause_writing()
         if self._write_deadline is None:
-            self._write_deadline = self.loop.call_later(self.limits.timeout, self._cut_off)
+            self._watch_progress()
+
+    def _sent(self) -> int:
+        """Bytes the client has taken: written, less what waits in uvloop's buffer and in the kernel's
+        send queue (which on loopback holds megabytes, so that only it shows a slow reader's progress)."""
+        return self._counting.written - self.transport.get_write_buffer_size() - _kernel_queue(self.transport)
+
+    def _watch_progress(self) -> None:
+        self._write_deadline = self.loop.call_later(self.limits.timeout, self._check_progress, self._sent())
+
+    def _check_progress(self, sent_before: int) -> None:
+        if self.transport.get_write_buffer_size() and self._sent() <= sent_before:
+            self._cut_off()
+        else:
+            self._watch_progress()
 
     def resume_writing(self) -> None:
         self._writable()

@@ -514,3 +514,31 @@ def test_a_broken_chunk_is_a_400_at_once_and_nothing_is_applied(server: tuple[st
         requests.get(url, headers={"Authorization": "Bearer kbn_pat_demo"}, timeout=5).json()["owner_name"]
         == "Jane Smith"
     )
+
+
+def test_a_slow_reader_that_makes_progress_is_served_to_the_end(server: tuple[str, int]) -> None:
+    """Cut off is a client that takes nothing for the timeout, not one that reads slowly:
+    three bundles (4.2 MB, more than the kernel buffers) read 16 KB at a time, for several times the
+    timeout, arrive whole."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+    sock.connect(server)
+    sock.sendall(b"GET /docs/static/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+    sock.settimeout(10)
+    received = b""
+    started = time.monotonic()
+    while received.count(b"HTTP/1.1 200") < 3 or len(received) < 3 * _BUNDLE_BYTES:
+        chunk = sock.recv(16_384)
+        if not chunk:
+            break
+        received += chunk
+        time.sleep(0.02)
+    sock.close()
+    assert time.monotonic() - started > BODY_TIMEOUT  # slower than the timeout: it would have been cut
+    assert received.count(b"HTTP/1.1 200") == 3
+    assert len(received) >= 3 * _BUNDLE_BYTES
+
+
+_BUNDLE_BYTES = (
+    Path(__import__("flask_swagger_ui").__file__).with_name("dist").joinpath("swagger-ui-bundle.js").stat().st_size
+)
