@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadvibe_contract.contract import load_contract
+from mock_server.docs import DIST
 from tests.running import free_port
 from tests.test_cli import MOCK
 
@@ -539,6 +540,4 @@ def test_a_slow_reader_that_makes_progress_is_served_to_the_end(server: tuple[st
     assert len(received) >= 3 * _BUNDLE_BYTES
 
 
-_BUNDLE_BYTES = (
-    Path(__import__("flask_swagger_ui").__file__).with_name("dist").joinpath("swagger-ui-bundle.js").stat().st_size
-)
+_BUNDLE_BYTES = (DIST / "swagger-ui-bundle.js").stat().st_size
