@@ -175,4 +175,4 @@ def main(argv: list[str] | None = None) -> None:
         app, max_body_bytes=state.spec.max_request_bytes, body_timeout=body_timeout, controls=controls
     )
     on_start = [] if args.no_reload else [Reloader(server, config).start]
-    serve(server, args.host, args.port, HeadLimits.of(state.spec, body_timeout), on_start)
+    serve(server, args.host, args.port, HeadLimits.of(state.spec, body_timeout), on_start, server.record_refusal)

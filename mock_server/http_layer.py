@@ -37,6 +37,7 @@ try:  # POSIX: the kernel's send queue, to tell a slow reader from a stalled one
 except ImportError:  # pragma: no cover - Windows
     fcntl = termios = None  # type: ignore[assignment]
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
@@ -47,6 +48,7 @@ from leadvibe_contract.contract import Contract
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
 
 LINGER_SECONDS = 2.0
+MAX_LOGGED_TARGET = 200  # of a refused request's target, in the journal
 _SIOCOUTQ: int | None = getattr(termios, "TIOCOUTQ", None) if termios is not None else None
 # Requests of one connection that may wait for their answers (pipelined) before it is read no further,
 # and how much is parsed at a time: together they bound the memory one connection can make the mock hold.
@@ -91,6 +93,9 @@ def _kernel_queue(transport: asyncio.BaseTransport) -> int:
     return queued
 
 
+RefusalHook = Callable[[str, str, int, bytes], None]
+
+
 class _CountingTransport:
     """The transport, counting the bytes written to it: how a slow reader is told from one that reads
     nothing (uvloop's buffer size alone cannot tell, since every new answer adds to it)."""
@@ -121,10 +126,13 @@ class ProblemHttpProtocol(HttpToolsProtocol):
     """One client connection. `limits` is set on a subclass made by `with_limits`."""
 
     limits: ClassVar[HeadLimits]
+    refusal_hooks: ClassVar[tuple[RefusalHook, ...]] = ()
 
     @classmethod
-    def with_limits(cls, limits: HeadLimits) -> type[ProblemHttpProtocol]:
-        return type(cls.__name__, (cls,), {"limits": limits})
+    def with_limits(cls, limits: HeadLimits, on_refusal: RefusalHook | None = None) -> type[ProblemHttpProtocol]:
+        """`on_refusal(method, target, status, body)` hears of every refusal sent (the mock's journal)."""
+        hooks = (on_refusal,) if on_refusal is not None else ()
+        return type(cls.__name__, (cls,), {"limits": limits, "refusal_hooks": hooks})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -367,6 +375,10 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         ]
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         self.transport.write(b"".join([*head, b"\r\n", body]))
+        for hook in self.refusal_hooks:
+            method = str(self.scope.get("method", "-")) if self.scope else "-"
+            target = self.url[:MAX_LOGGED_TARGET].decode("latin-1") if self._messages else ""
+            hook(method, target, problem.status, body)
         if self.transport.can_write_eof():
             self.transport.write_eof()
             self.loop.call_later(LINGER_SECONDS, self.transport.close)

@@ -27,7 +27,7 @@ import uvicorn
 from mock_server.channel import Channel, Handler, Request, asgi_app, problem_response
 from mock_server.chaos import DELAY_HEADER, DROP, FAIL_HEADER, FAIL_KEY
 from mock_server.controls import NOTE_KEY, Controls
-from mock_server.http_layer import HeadLimits, ProblemHttpProtocol
+from mock_server.http_layer import HeadLimits, ProblemHttpProtocol, RefusalHook
 from mock_server.problems import ApiProblem
 
 log = logging.getLogger("mock_server")
@@ -71,6 +71,10 @@ class BoundedBodyApp:
         await channel.respond(status, headers, data)
         if not path.startswith("/docs"):
             self._record(request, status, started, data, environ.get(NOTE_KEY))
+
+    def record_refusal(self, method: str, target: str, status: int, body: bytes) -> None:
+        """A request the HTTP layer refused before any app ran: in the log line and the journal too."""
+        self.controls.journal.record(method, target, "", status, 0.0, body, "refused by the HTTP layer")
 
     async def _simulate(self, request: Request, path: str, extra: dict[str, Any]) -> Any:
         """Await the chosen latency; return the chosen failure (handed to the app, or DROP)."""
@@ -166,7 +170,12 @@ class _Server(uvicorn.Server):
 
 
 def serve(
-    handler: Handler, host: str, port: int, limits: HeadLimits, on_start: Iterable[Callable[..., None]] = ()
+    handler: Handler,
+    host: str,
+    port: int,
+    limits: HeadLimits,
+    on_start: Iterable[Callable[..., None]] = (),
+    on_refusal: RefusalHook | None = None,
 ) -> None:
     """Serve until SIGINT or SIGTERM: uvicorn in this process (the state is in memory: one process), its
     event loop uvloop where installed (a dependency wherever it builds: not on Windows), else asyncio."""
@@ -174,7 +183,7 @@ def serve(
         asgi_app(handler),
         host=host,
         port=port,
-        http=ProblemHttpProtocol.with_limits(limits),
+        http=ProblemHttpProtocol.with_limits(limits, on_refusal),
         ws="none",
         lifespan="off",
         loop="auto",

@@ -541,3 +541,18 @@ def test_a_slow_reader_that_makes_progress_is_served_to_the_end(server: tuple[st
 
 
 _BUNDLE_BYTES = (DIST / "swagger-ui-bundle.js").stat().st_size
+
+
+def test_what_the_http_layer_refuses_is_in_the_journal(server: tuple[str, int]) -> None:
+    """A front-end developer whose browser sends 40 KB of cookies sees the 431 in the mock's log and in
+    /_mock/requests, not only in the browser."""
+    sock = _open(
+        server, b"GET /leads?who=cookies HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * HEADER_BYTES_LIMIT + b"\r\n\r\n"
+    )
+    _answer(sock)
+    sock.close()
+    entries = requests.get(f"http://{server[0]}:{server[1]}/_mock/requests?limit=5", timeout=5).json()["requests"]
+    refused = [entry for entry in entries if entry["status"] == 431]
+    assert refused, entries
+    assert refused[0]["path"].startswith("/leads?who=cookies")
+    assert refused[0]["verdict"] == "refused by the HTTP layer"
