@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from leadvibe_contract.contract import default_spec_path
 from mock_server.chaos import ChaosError, Rule
-from mock_server.json_body import BodyRefused, inspect, parse_json
+from mock_server.json_body import BodyRefused, read_json
 from mock_server.problems import ApiProblem, FieldError
 from mock_server.scenarios import SCENARIOS, apply_scenario, describe, scenario_seed
 from mock_server.seed import SeedError, load_seed
@@ -22,16 +22,10 @@ admin = Blueprint("mock_admin", __name__)
 def _json_body() -> Any:
     """The JSON body, read as strictly as an operation's (`json_body.py`): no depth or string breaks it."""
     try:
-        body = parse_json(request.get_data(cache=True))
-        inspect(body, mock_state(current_app).spec.limit("x-max-json-depth"))
+        body, _ = read_json(request.get_data(cache=True), mock_state(current_app).spec.limit("x-max-json-depth"))
     except BodyRefused as refused:
-        raise ApiProblem(
-            400, "validation-error", refused.detail, errors=[FieldError("body", refused.pointer, refused.detail)]
-        ) from None
-    except ValueError:
-        raise ApiProblem(
-            400, "validation-error", "Send a JSON body.", errors=[FieldError("body", "", "not JSON")]
-        ) from None
+        errors = [FieldError("body", refused.pointer, refused.detail)]
+        raise ApiProblem(400, "validation-error", f"Send a JSON body: {refused.detail}.", errors=errors) from None
     return body
 
 

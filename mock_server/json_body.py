@@ -50,6 +50,15 @@ def parse_json(raw: bytes) -> Any:
         raise ValueError("it is nested too deeply") from None
 
 
+def read_json(raw: bytes, max_depth: int) -> tuple[Any, BodyShape]:
+    """A body parsed and inspected; BodyRefused (pointer "" when it is not JSON) when it cannot be had."""
+    try:
+        parsed = parse_json(raw)
+    except ValueError as exc:  # UnicodeDecodeError too
+        raise BodyRefused("", f"the body is not valid JSON: {exc}") from None
+    return parsed, inspect(parsed, max_depth)
+
+
 def encodable(text: str) -> bool:
     """Whether a string is valid Unicode (no lone surrogates), i.e. can be written out as UTF-8."""
     if text.isascii():

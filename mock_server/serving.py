@@ -45,7 +45,6 @@ class BoundedBodyApp:
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.controls = controls or Controls()
-        self.on_start: list[Callable[[asyncio.AbstractEventLoop], None]] = []
 
     async def answer(self, request: Request, channel: Channel) -> None:
         started = time.perf_counter()

@@ -20,7 +20,7 @@ from jsonschema_rs import ValidationError, Validator
 
 from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec
 from leadvibe_contract.rules import broken_rules
-from mock_server.json_body import BodyRefused, encodable, inspect, parse_json
+from mock_server.json_body import BodyRefused, encodable, read_json
 from mock_server.problems import (
     FieldError,
     payload_too_large,
@@ -232,12 +232,7 @@ class RequestValidator:
             shown = media_type or "(none)"
             raise unsupported_media_type(f"Content-Type '{shown}' is not supported; send {accepted}.")
         try:
-            parsed = parse_json(raw)
-        except (UnicodeDecodeError, ValueError) as exc:
-            errors.append(FieldError("body", "", f"the body is not valid JSON: {exc}"))
-            return None
-        try:
-            shape = inspect(parsed, self._max_depth)
+            parsed, shape = read_json(raw, self._max_depth)
         except BodyRefused as refused:
             errors.append(FieldError("body", refused.pointer, refused.detail))
             return None
