@@ -41,6 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
+import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
@@ -376,7 +377,7 @@ class ProblemHttpProtocol(HttpToolsProtocol):
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         self.transport.write(b"".join([*head, b"\r\n", body]))
         for hook in self.refusal_hooks:
-            method = str(self.scope.get("method", "-")) if self.scope else "-"
+            method = self._method()
             target = self.url[:MAX_LOGGED_TARGET].decode("latin-1") if self._messages else ""
             hook(method, target, problem.status, body)
         if self.transport.can_write_eof():
@@ -384,6 +385,13 @@ class ProblemHttpProtocol(HttpToolsProtocol):
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
+
+    def _method(self) -> str:
+        """The refused request's method, once its target began ("-" before: llhttp then reports DELETE)."""
+        try:
+            return self.parser.get_method().decode("latin-1") if self._messages and self.url else "-"
+        except (AttributeError, httptools.HttpParserError):
+            return "-"
 
     def _disarm(self) -> None:
         if self._head_deadline is not None:

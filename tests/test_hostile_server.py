@@ -555,4 +555,5 @@ def test_what_the_http_layer_refuses_is_in_the_journal(server: tuple[str, int]) 
     refused = [entry for entry in entries if entry["status"] == 431]
     assert refused, entries
     assert refused[0]["path"].startswith("/leads?who=cookies")
+    assert refused[0]["method"] == "GET"
     assert refused[0]["verdict"] == "refused by the HTTP layer"
