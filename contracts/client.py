@@ -168,8 +168,8 @@ class HttpClient(ApiClient):
         quiet = contextlib.nullcontext if method.upper() in READ_METHODS else self._writing
 
         def attempt() -> requests.Response:
-            self._throttle.acquire()
-            with quiet():  # a write waits while another worker reads for consistency (contracts.quiet)
+            with quiet():  # a write waits while another worker reads for consistency (contracts.quiet) ...
+                self._throttle.acquire()  # ... then takes its rate slot: writes that waited do not burst
                 return self._session.request(
                     method,
                     f"{self._base_url}{path}",

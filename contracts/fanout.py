@@ -118,7 +118,8 @@ class Worker:
         self._config = config
         self.folder = RunFolder(Path(given["folder"]))
         live = target_from_env({**os.environ, "LEADVIBE_TARGET": "live"})
-        self.target = dataclasses.replace(live, run_id=f"{given['run_id']}-{worker}", concurrency=1)
+        run = given["run_id"]
+        self.target = dataclasses.replace(live, run_id=f"{run}-{worker}", state_run=run, concurrency=1)
         self.plugin = TargetPlugin(
             self.target,
             throttle=Throttle.attach(self.folder.throttle),

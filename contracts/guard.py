@@ -34,6 +34,7 @@ class GuardedTransport:
         *,
         read_only: bool,
         check: Callable[[Any], None],
+        observe: Callable[[Any, int], None] = lambda case, status: None,
         writing: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
     ) -> None:
         self._writing = writing
@@ -42,6 +43,7 @@ class GuardedTransport:
         self._retries = retries
         self._read_only = read_only
         self._check = check
+        self._observe = observe
         self.sent = 0
 
     def send(self, case: Any, **kwargs: Any) -> Any:
@@ -52,17 +54,21 @@ class GuardedTransport:
         quiet = contextlib.nullcontext if case.method.upper() in READ_METHODS else self._writing
 
         def attempt() -> Any:
-            self._acquire()
-            self.sent += 1
-            with quiet():  # a write waits while another worker reads for consistency (contracts.quiet)
+            # The rate slot is taken inside the write's turn: a write that waited for a consistency read
+            # (contracts.quiet) does not go out in a burst with the others that waited.
+            with quiet():
+                self._acquire()
+                self.sent += 1
                 return self._inner.send(case, **kwargs)
 
-        return self._retries.send(
+        response = self._retries.send(
             f"{case.method} {case.formatted_path}",
             attempt,
             lambda response: response.status_code,
             lambda response: (response.headers.get("retry-after") or [None])[0],
         )
+        self._observe(case, response.status_code)  # every request of the case, its probes included
+        return response
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

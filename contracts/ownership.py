@@ -14,6 +14,7 @@ uses to remove what is left, again only after proving ownership.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -21,7 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,16 +47,38 @@ class IngestBlocked(pytest.skip.Exception):  # type: ignore[name-defined,misc]
     with the reason, instead of waiting and failing again."""
 
 
+def token_id(token: str) -> str:
+    """A short fingerprint of a token, for the ledger: which credential wrote a marker, never the credential."""
+    return hashlib.sha256(token.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Item:
+    """One marker of a ledger and what became of it: pending until its lead is deleted or it is proven never
+    to have made one."""
+
+    run: str
+    kind: str
+    value: str
+    token: str  # the fingerprint of the token that wrote it ("" in ledgers older than fingerprints)
+    at: str
+    lead_id: str | None = None
+    accepted: bool = False  # a write carrying it was accepted: its lead may appear later (a queued ingest)
+
+
 @dataclass
 class Ledger:
     """An append-only JSON-lines file of markers and owned leads, per deployment, fsynced per entry."""
 
     path: Path
     base_url: str
+    token: str = ""  # the fingerprint (token_id) of the run's token, written with every entry
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def record(self, event: str, **data: Any) -> None:
         entry = {"at": datetime.now(UTC).isoformat(), "base_url": self.base_url, "event": event, **data}
+        if self.token:
+            entry["token"] = self.token
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self.path.open("a", encoding="utf-8") as handle:
@@ -74,21 +97,48 @@ class Ledger:
             if isinstance(entry, dict) and entry.get("base_url") == self.base_url:
                 yield entry
 
-    def open_items(self) -> tuple[dict[str, tuple[str, str, str]], dict[tuple[str, str], str]]:
-        """Leads owned and not yet deleted ({lead: (run, kind, value)}), and markers never resolved."""
-        leads: dict[str, tuple[str, str, str]] = {}
-        markers: dict[tuple[str, str], str] = {}
+    def open_items(self) -> list[Item]:
+        """Markers not yet resolved: their lead not deleted, and not proven never created (every write that
+        carried the marker refused, none accepted)."""
+        items: dict[str, Item] = {}
+        resolved: set[str] = set()
+        rejected: set[str] = set()
         for entry in self.entries():
-            event = entry.get("event")
+            event, value = entry.get("event"), entry.get("value", "")
             if event == "marker":
-                markers[(entry["kind"], entry["value"])] = entry["run"]
+                items[value] = Item(entry["run"], entry["kind"], value, entry.get("token", ""), entry["at"])
+            elif value not in items:
+                continue
             elif event == "owned":
-                leads[entry["lead_id"]] = (entry["run"], entry["kind"], entry["value"])
-                markers.pop((entry["kind"], entry["value"]), None)
-            elif event in ("deleted", "gone"):
-                leads.pop(entry.get("lead_id", ""), None)
-                markers.pop((entry.get("kind", ""), entry.get("value", "")), None)
-        return leads, markers
+                items[value].lead_id = entry["lead_id"]
+            elif event == "accepted":
+                items[value].accepted = True
+            elif event == "rejected":
+                rejected.add(value)
+            elif event in ("deleted", "gone", "expired"):
+                resolved.add(value)
+        never_made = {value for value in rejected if not items[value].accepted and items[value].lead_id is None}
+        return [item for value, item in items.items() if value not in resolved | never_made]
+
+    def compact(self) -> None:
+        """Rewrite the file with only what is still open (atomically); remove it when nothing is."""
+        with self._lock:
+            items = self.open_items()
+            if not items:
+                self.path.unlink(missing_ok=True)
+                return
+            lines = []
+            for item in items:
+                base = {"at": item.at, "base_url": self.base_url, "run": item.run, "kind": item.kind}
+                base |= {"value": item.value, **({"token": item.token} if item.token else {})}
+                lines.append({**base, "event": "marker"})
+                if item.lead_id is not None:
+                    lines.append({**base, "event": "owned", "lead_id": item.lead_id})
+                if item.accepted:
+                    lines.append({**base, "event": "accepted"})
+            draft = self.path.with_name(f"{self.path.name}.{os.getpid()}")
+            draft.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+            os.replace(draft, self.path)
 
 
 class Blockage:
@@ -163,6 +213,7 @@ class OwnedLeads:
         self._foreign: set[str] | None = None  # leads listed before the run created any
         self.refusals: list[str] = []  # leads the API offered that the run refused to own
         self._accepted: set[str] = set()  # markers a write was accepted with (a 2xx): a lead may follow
+        self._rejected: set[str] = set()  # markers whose write was refused (a 4xx): no lead can follow
 
     # -- markers and proof ----------------------------------------------------------------------
 
@@ -180,7 +231,21 @@ class OwnedLeads:
     def accepted(self, value: str) -> None:
         """A write carrying this marker was accepted: its lead may appear later (ingest is asynchronous)."""
         with self._lock:
+            if value in self._accepted:
+                return
             self._accepted.add(value)
+        if self._ledger is not None:
+            self._ledger.record("accepted", run=self._run_id, value=value)
+
+    def rejected(self, value: str) -> None:
+        """Every write carrying this marker got a definitive refusal: it never made a lead (the ledger may
+        forget it), unless a write carrying it was accepted too."""
+        with self._lock:
+            if value in self._accepted or value in self._rejected:
+                return
+            self._rejected.add(value)
+        if self._ledger is not None:
+            self._ledger.record("rejected", run=self._run_id, value=value)
 
     def is_own_marker(self, value: Any) -> bool:
         return isinstance(value, str) and value.startswith(f"lvc-{self._run_id}-")
@@ -268,6 +333,8 @@ class OwnedLeads:
             "metadata": metadata or {"source": "leadvibe-contracts"},
         }
         accepted = self._client.request("POST", "/ingest", token=self._token, json_body=body)
+        if 400 <= accepted.status < 500:
+            self.rejected(value)
         expect(accepted.status == 202, "ingest_creates_lead", "POST /ingest did not accept the event", accepted)
         lead_id = self.find(kind, value)
         if lead_id is None:
@@ -368,35 +435,100 @@ class OwnedLeads:
         return leftovers
 
 
-def clean_ledger(client: ApiClient, token: str, ledger: Ledger) -> tuple[list[str], list[str]]:
-    """Remove what earlier runs left behind, after proving each lead is still a marker-only lead.
+@dataclass
+class Sweep:
+    """What a sweep of earlier runs' ledgers did: each line says which lead or marker, and why."""
 
-    Returns (removed, left) descriptions.
+    removed: list[str] = field(default_factory=list)
+    left: list[str] = field(default_factory=list)  # a lead the sweep may not delete: needs a person
+    pending: list[str] = field(default_factory=list)  # kept for a later sweep (queued, or another token)
+
+
+PENDING_DAYS = 7  # a marker whose lead never appeared in this long is dropped from the ledger, loudly
+
+
+def sweep(client: ApiClient, token: str, ledgers: list[Ledger], canary: str, wait_timeout: float = 0.0) -> Sweep:
+    """Remove what earlier runs left behind, with the proof a run demands before its first write.
+
+    A lead is deleted only when by-alias (which must not know `canary`, a marker never ingested) names it
+    for a marker of the ledger, the marker is among the lead's aliases, and every alias of the lead is a
+    marker of that same run. A marker is resolved only when its lead was deleted, or when it is proven
+    never to have made one; a marker written with another token, or whose lead has not appeared (a
+    queued ingest), stays pending, with a message. Each ledger is compacted afterwards.
     """
-    removed: list[str] = []
-    left: list[str] = []
-    leads, markers = ledger.open_items()
-    candidates = dict(leads)
-    for (kind, value), run in markers.items():
-        answer = client.request("GET", "/lead/by-alias", token=token, params={"kind": kind, "value": value})
-        if answer.status == 200:
-            candidates.setdefault(answer.json()["lead_id"], (run, kind, value))
-        elif answer.status == 404:
-            ledger.record("gone", run=run, kind=kind, value=value)
-    for lead_id, (run, kind, value) in candidates.items():
-        found = client.request("GET", "/lead/by-alias", token=token, params={"kind": kind, "value": value})
-        aliases = client.request("GET", f"/lead/{lead_id}/aliases", token=token)
-        if found.status == 404 and aliases.status == 404:
-            ledger.record("gone", run=run, lead_id=lead_id, kind=kind, value=value)
+    done = Sweep()
+    work = [(ledger, item) for ledger in ledgers for item in ledger.open_items()]
+    if not work:
+        return done
+    probe = client.request("GET", "/lead/by-alias", token=token, params={"kind": "email", "value": canary})
+    if probe.status != 404:
+        reason = f"by-alias answered {probe.status} for {canary}, an alias never ingested: no lead can be proven"
+        done.left += [f"{item.value} (run {item.run}): not deleted, {reason}" for _, item in work]
+        return done
+    mine = token_id(token)
+    deadline = time.monotonic() + wait_timeout
+    for ledger, item in work:
+        label = f"{item.lead_id or item.value} (run {item.run})"
+        if item.token and item.token != mine:
+            done.pending.append(f"{label}: written with another token ({item.token}); run cleanup with that one")
             continue
-        values = [alias.get("value") for alias in (aliases.json() or {}).get("aliases", [])] if aliases.text else []
-        if found.status != 200 or found.json().get("lead_id") != lead_id or not all(map(is_marker, values)):
-            left.append(f"{lead_id} (run {run}): ownership no longer provable; not deleted")
-            continue
-        deleted = client.request("DELETE", f"/lead/{lead_id}", token=token)
-        if deleted.status in (200, 404):
-            ledger.record("deleted", run=run, lead_id=lead_id, kind=kind, value=value)
-            removed.append(f"{lead_id} (run {run})")
+        found = _await_alias(client, token, item, deadline)
+        if found.status == 200:
+            lead_id = str((found.json() or {}).get("lead_id"))
+            refusal = _disproof(client, token, item, lead_id)
+            if refusal is not None:
+                done.left.append(f"{lead_id} (run {item.run}): not deleted, {refusal}")
+                continue
+            deleted = client.request("DELETE", f"/lead/{lead_id}", token=token)
+            if deleted.status in (200, 404):
+                ledger.record("deleted", run=item.run, lead_id=lead_id, kind=item.kind, value=item.value)
+                done.removed.append(f"{lead_id} (run {item.run})")
+            else:
+                done.left.append(f"{lead_id} (run {item.run}): DELETE answered {deleted.status}")
+        elif found.status != 404:
+            done.pending.append(f"{label}: by-alias answered {found.status}; kept for the next sweep")
+        elif item.lead_id is not None and _is_gone(client, token, item.lead_id):
+            ledger.record("gone", run=item.run, lead_id=item.lead_id, kind=item.kind, value=item.value)
+        elif item.lead_id is not None:
+            done.left.append(f"{label}: by-alias no longer finds its marker, but the lead is there; not deleted")
+        elif datetime.now(UTC) - datetime.fromisoformat(item.at) > timedelta(days=PENDING_DAYS):
+            ledger.record("expired", run=item.run, value=item.value)
+            done.pending.append(f"{label}: never appeared in {PENDING_DAYS} days; dropped from the ledger")
         else:
-            left.append(f"{lead_id} (run {run}): DELETE answered {deleted.status}")
-    return removed, left
+            why = "its write was accepted" if item.accepted else "its write's answer was never recorded"
+            done.pending.append(f"{label}: no lead yet, but {why}; kept for the next sweep")
+    for ledger in ledgers:
+        ledger.compact()
+    return done
+
+
+def _await_alias(client: ApiClient, token: str, item: Item, deadline: float) -> ApiResponse:
+    """by-alias for the item's marker; a marker an accepted write carried is awaited until `deadline`."""
+    pause = 0.25
+    while True:
+        found = client.request("GET", "/lead/by-alias", token=token, params={"kind": item.kind, "value": item.value})
+        if found.status != 404 or not item.accepted or item.lead_id or time.monotonic() + pause > deadline:
+            return found
+        time.sleep(pause)
+        pause = min(pause * 2, 4.0)
+
+
+def _disproof(client: ApiClient, token: str, item: Item, lead_id: str) -> str | None:
+    """Why `lead_id` is not provably the lead of this ledger's marker; None when it is."""
+    if item.lead_id is not None and lead_id != item.lead_id:
+        return f"by-alias names it for {item.value}, but the ledger recorded {item.lead_id}"
+    aliases = client.request("GET", f"/lead/{lead_id}/aliases", token=token)
+    if aliases.status != 200:
+        return f"its aliases cannot be read ({aliases.status})"
+    values = [alias.get("value") for alias in (aliases.json() or {}).get("aliases", [])]
+    if item.value not in values:
+        return f"the ledger's marker {item.value} is not among its aliases {values[:5]}"
+    own = f"lvc-{item.run}-"
+    if not all(isinstance(value, str) and value.startswith(own) and is_marker(value) for value in values):
+        return f"its aliases {values[:5]} are not only markers of run {item.run}"
+    return None
+
+
+def _is_gone(client: ApiClient, token: str, lead_id: str) -> bool:
+    """The lead answers 404 (with the token that wrote it): deleted, by its run or since."""
+    return client.request("GET", f"/lead/{lead_id}/aliases", token=token).status == 404

@@ -19,7 +19,7 @@ from contracts.checks import Check, contract_checks
 from contracts.client import ApiClient, HttpClient, TokenNames
 from contracts.drift import DriftCollector, exactly_the_declared_fields
 from contracts.guard import GuardedTransport, guard
-from contracts.ownership import Blockage, Ledger, OwnedLeads
+from contracts.ownership import Blockage, Ledger, OwnedLeads, token_id
 from contracts.quiet import Quiet
 from contracts.redact import Redactor
 from contracts.safety import LiveSafety
@@ -149,8 +149,7 @@ class Run:
     def call_and_validate(self, case: Any) -> None:
         """Send a generated case (made safe first), then judge the answer with every check."""
         self.safety.prepare(case)
-        response = case.call()
-        self.safety.observe(case, response.status_code)
+        response = case.call()  # live: the guarded transport observes the answer (contracts.guard)
         case.validate_response(response, additional_checks=self.checks)
 
     def state_machine(self) -> type[Any]:
@@ -163,10 +162,6 @@ class Run:
 
             def before_call(self, case: Any) -> None:
                 run.safety.prepare(case)
-
-            def after_call(self, response: Any, case: Any) -> None:
-                super().after_call(response, case)
-                run.safety.observe(case, response.status_code)
 
             def validate_response(
                 self, response: Any, case: Any, additional_checks: list[Any] | None = None, **kwargs: Any
@@ -212,7 +207,7 @@ def build_run(
             tls=target.tls,
             writing=quiet.writing,
         )
-        ledger = Ledger(target.state_dir / "ledger.jsonl", target.base_url)
+        ledger = Ledger(target.run_dir / "ledger.jsonl", target.base_url, token_id(target.token))
     else:
         from contracts.inprocess import WsgiClient, fresh_mock  # the only path that imports the mock
 
@@ -235,6 +230,7 @@ def build_run(
             retries,
             read_only=read_only,
             check=safety.check_case,
+            observe=safety.observe,
             writing=quiet.writing,
         )
 

@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -27,10 +26,11 @@ from contracts.client import HttpClient, TokenNames
 from contracts.drift import merge_drift, write_drift
 from contracts.fanout import Fanout, RunFolder
 from contracts.outcome import EXIT_UNAVAILABLE, EXIT_USAGE, Outcome
-from contracts.ownership import Ledger, clean_ledger
+from contracts.ownership import MARKER_DOMAIN, Sweep, sweep
 from contracts.plugin import RUN_KEY, TargetPlugin
 from contracts.preflight import preflight
 from contracts.redact import Redactor
+from contracts.state import FolderBusy, FolderLock, earlier_runs, ledger_of, retire
 from contracts.summary import RunSummary
 from contracts.target import Target, TargetError, target_from_env
 from contracts.throttle import Throttle
@@ -38,6 +38,7 @@ from contracts.transient import RetryPolicy
 from leadvibe_contract.contract import load_contract
 
 SUITE = Path(__file__).parent
+DEFAULT_REPORTS = Path("reports")  # each run writes into a folder of its own below it, named by its run id
 
 
 class RunReport:
@@ -118,25 +119,47 @@ def _client(target: Target, gate: Throttle) -> HttpClient:
     )
 
 
-def _clean_earlier_runs(target: Target, gate: Throttle) -> tuple[list[str], list[str]]:
-    """What earlier runs left behind on this deployment (their ledger), removed after proving each lead
-    still one of theirs: (removed, left alone)."""
+def _sweep_earlier_runs(target: Target, gate: Throttle, wait: bool = False) -> Sweep:
+    """What earlier runs left behind on this deployment (their ledgers in LEADVIBE_STATE_DIR), removed with
+    the proof a run demands before its first write; runs still in progress are left alone."""
     assert target.base_url is not None
-    ledger = Ledger(target.state_dir / "ledger.jsonl", target.base_url)
-    return clean_ledger(_client(target, gate), target.token, ledger)
+    with earlier_runs(target.state_dir, target.base_url, target.token, target.run_dir) as (ledgers, busy):
+        canary = f"lvc-{target.run_id}-sweep@{MARKER_DOMAIN}"
+        done = sweep(_client(target, gate), target.token, ledgers, canary, target.wait_timeout if wait else 0.0)
+    done.pending += busy
+    return done
+
+
+def _sweep_lines(done: Sweep) -> list[str]:
+    return [
+        *(f"removed a lead an earlier run left behind: {line}" for line in done.removed),
+        *(f"left alone: {line}" for line in done.left),
+        *(f"pending: {line}" for line in done.pending),
+    ]
 
 
 def run_suite(target: Target, report_dir: Path, pytest_args: list[str], previous_report: Path | None = None) -> int:
     redact = Redactor(target.secrets)
+    try:
+        own = FolderLock(target.run_dir)  # held while the run lives: no other run's sweep touches its ledger
+        reports = FolderLock(report_dir)
+    except FolderBusy as exc:
+        print(f"leadvibe-contracts: {exc}: give each run its own --report-dir", file=sys.stderr)
+        return EXIT_USAGE
     folder = None
     if target.concurrency > 1:
-        target.state_dir.mkdir(parents=True, exist_ok=True)
-        folder = RunFolder(Path(tempfile.mkdtemp(prefix=f"run-{target.run_id}-", dir=target.state_dir)))
+        folder = RunFolder(target.run_dir / "workers")
+        folder.path.mkdir()
     try:
         return _run_suite(target, report_dir, pytest_args, previous_report, redact, folder)
     finally:
         if folder is not None:
             shutil.rmtree(folder.path, ignore_errors=True)
+        ledger = ledger_of(target.run_dir, target.base_url or "", target.token)
+        ledger.compact()
+        retire(target.run_dir)
+        own.release()
+        reports.release()
 
 
 def _run_suite(
@@ -163,9 +186,7 @@ def _run_suite(
     fanout = Fanout(folder, target.run_id) if folder is not None else None
     report = RunReport(redact, outcome, gate, report_dir, fanout)
     if target.allow_writes:
-        removed, left = _clean_earlier_runs(target, gate)
-        report.notes += [f"removed a lead an earlier run left behind: {lead}" for lead in removed]
-        report.notes += [f"left alone: {lead}" for lead in left]
+        report.notes += _sweep_lines(_sweep_earlier_runs(target, gate))
         for note in report.notes:
             print(redact(f"leadvibe-contracts: {note}"), flush=True)
     contract = load_contract(target.spec_path)
@@ -216,18 +237,27 @@ def _run_suite(
 
 
 def cleanup(target: Target) -> int:
-    """Remove what earlier runs left behind on this deployment (their ledger in LEADVIBE_STATE_DIR)."""
+    """Remove what earlier runs left behind on this deployment (their ledgers in LEADVIBE_STATE_DIR).
+
+    Exit 0 only when nothing is left: a lead it may not delete, or a marker still pending, is exit 1."""
     problem = preflight(target)
     if problem is not None:
         print(f"leadvibe-contracts: target unavailable: {problem}", file=sys.stderr)
         return EXIT_UNAVAILABLE
-    removed, left = _clean_earlier_runs(target, Throttle(target.rate_limit, target.max_requests))
-    for lead in removed:
-        print(f"leadvibe-contracts: removed {lead}")
-    for lead in left:
-        print(f"leadvibe-contracts: left alone: {lead}")
-    print(f"leadvibe-contracts: clean-up done: {len(removed)} removed, {len(left)} left")
-    return 1 if left else 0
+    done = _sweep_earlier_runs(target, Throttle(target.rate_limit, target.max_requests), wait=True)
+    for line in _sweep_lines(done):
+        print(f"leadvibe-contracts: {line}")
+    print(
+        f"leadvibe-contracts: clean-up done: {len(done.removed)} removed, {len(done.left)} left alone, "
+        f"{len(done.pending)} pending (state: {target.state_dir})"
+    )
+    return 1 if done.left or done.pending else 0
+
+
+def _latest_summary(reports: Path, own: Path) -> Path | None:
+    """The summary of the newest earlier run in the same reports folder, to compare with."""
+    found = [path for path in reports.glob("*/summary.json") if path.parent != own]
+    return max(found, key=lambda path: path.stat().st_mtime, default=None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         "arguments go to pytest (e.g. -k reads, -x).",
     )
     parser.add_argument(
-        "--report-dir", type=Path, default=Path("reports"), help="where the reports go (default reports/)"
+        "--report-dir",
+        type=Path,
+        default=None,
+        help="where the reports go (default reports/<run id>/, a folder per run; a folder two runs name at once "
+        "is refused to the second)",
     )
     parser.add_argument(
         "--previous",
@@ -256,7 +290,10 @@ def main(argv: list[str] | None = None) -> int:
     if rest[:1] == ["cleanup"]:
         return cleanup(target)
     print(f"leadvibe-contracts: checking a live deployment against openapi.yaml\n{target.describe()}", flush=True)
-    return run_suite(target, args.report_dir, rest, args.previous)
+    if args.report_dir is not None:  # compared with the summary an earlier run left there, by default
+        return run_suite(target, args.report_dir, rest, args.previous)
+    report_dir = DEFAULT_REPORTS / target.run_id
+    return run_suite(target, report_dir, rest, args.previous or _latest_summary(DEFAULT_REPORTS, report_dir))
 
 
 def entry() -> None:

@@ -175,8 +175,9 @@ class LiveSafety:
         raise WriteRefused(f"refused to send {reason}")
 
     def observe(self, case: Any, status: int) -> None:
-        """Call after a case was sent: a lead this run deleted must not be used again, and a marker an
-        accepted write carried may become a lead (asynchronously) that clean-up must wait for."""
+        """After every definitive answer to a case (the transport calls it): a lead this run deleted must not
+        be used again; a marker an accepted write carried may become a lead (asynchronously) that clean-up
+        must wait for, and one only ever refused made none (the ledger may forget it)."""
         owned = self._owned
         if owned is None:
             return
@@ -184,11 +185,16 @@ class LiveSafety:
         if method == "DELETE" and status == 200:
             for value in (case.path_parameters or {}).values():
                 owned.mark_deleted(str(value))
-        if 200 <= status < 300 and method not in READ_METHODS:
-            found = self._identified(method, case.path, case.path_parameters or {}, case.query or {}, case.body)
-            for place, value in found:
-                if place.identifies == "lead-alias" and owned.is_own_marker(value):
-                    owned.accepted(value)
+        if method in READ_METHODS:
+            return
+        found = self._identified(method, case.path, case.path_parameters or {}, case.query or {}, case.body)
+        for place, value in found:
+            if place.identifies != "lead-alias" or not owned.is_own_marker(value):
+                continue
+            if 200 <= status < 300:
+                owned.accepted(value)
+            elif 400 <= status < 500:  # a definitive refusal: no lead can come of it (unless another write did)
+                owned.rejected(value)
 
 
 def _kind_beside(place: Place, places: tuple[Place, ...]) -> str | None:

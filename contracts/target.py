@@ -47,7 +47,8 @@ class Target:
     consistency_window: float = 0.0
     probe_methods: bool = True  # the test of undeclared methods (405 + Allow); an edge may answer them itself
     retries: int = 4  # attempts per request on 429/503 or no answer
-    state_dir: Path = Path(".leadvibe-contracts")  # the ledger of created leads, kept across runs
+    state_dir: Path = Path(".leadvibe-contracts")  # one folder per run, each with its ledger (contracts.state)
+    state_run: str = ""  # the run whose folder holds the ledger (a worker's is its run's); default: run_id
     # Requests in flight at once (pytest-xdist workers sharing one rate and budget), so that a slow network
     # costs time only where the rate limit does not already: live only; 1 sends one request at a time.
     concurrency: int = 1
@@ -56,6 +57,11 @@ class Target:
     def cleanup_reserve(self) -> int:
         """Requests of the budget kept for clean-up from the start (each marker then books its own)."""
         return 10
+
+    @property
+    def run_dir(self) -> Path:
+        """The run's own folder: its ledger, locked for as long as the run lives (contracts.state)."""
+        return self.state_dir / "runs" / (self.state_run or self.run_id)
 
     @property
     def live(self) -> bool:

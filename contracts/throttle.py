@@ -79,11 +79,17 @@ class _FileCounters:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
+# Requests are spaced by (1 + HEADROOM) / rate: the rate+1 requests that would have to land within one
+# second are 1.1 s apart at their source, so delays on the way (a slow sleep, a busy machine, the network)
+# of up to 0.1 s cannot push more than `rate` of them into any one-second window at the target.
+HEADROOM = 0.1
+
+
 class Throttle:
-    """At most `rate` requests per second and `budget` in all; `reserve` kept for clean-up from the start."""
+    """At most `rate` requests in any one second and `budget` in all; `reserve` kept for clean-up from the start."""
 
     def __init__(self, rate: float, budget: int, reserve: int = 0, *, shared_at: Path | None = None) -> None:
-        counters = Counters(1.0 / rate, budget, reserve=min(reserve, budget // 2))
+        counters = Counters((1.0 + HEADROOM) / rate, budget, reserve=min(reserve, budget // 2))
         if shared_at is None:
             self._store: _MemoryCounters | _FileCounters = _MemoryCounters(counters)
         else:

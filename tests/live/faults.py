@@ -33,6 +33,8 @@ class Faults:
     lag: float = 0.0  # how long GET /lead/{id} keeps showing the lead as it was before a write
     html_edge_methods: frozenset[str] = frozenset()  # answered by "the edge": 405 with an HTML body
     lying_by_alias: bool = False  # by-alias answers ld_123 for any alias the mock does not know
+    # by-alias answers this lead (another tool's) for every alias that starts with the prefix: (prefix, lead)
+    by_alias_names: tuple[str, str] | None = None
     drop_ingest: bool = False  # 202, and nothing stored
     async_ingest: float = 0.0  # an ingest by alias: 202 at once, applied this many seconds later (a queue)
     echo_credentials: bool = False  # an authorized GET /org-units: 500 with the Authorization header in the body
@@ -101,6 +103,11 @@ class FaultyTarget:
             return _answer(start_response, status, body, kept, _media_type(body))
         if faults.lying_by_alias and method == "GET" and path == "/lead/by-alias":
             return self._lying_by_alias(environ, start_response)
+        if faults.by_alias_names and method == "GET" and path == "/lead/by-alias":
+            prefix, lead_id = faults.by_alias_names
+            if f"value={prefix}" in environ.get("QUERY_STRING", ""):
+                lie = {"lead_id": lead_id, "email": "x@contracts.invalid", "metadata": {}}
+                return _answer(start_response, "200 OK", json.dumps(lie).encode(), [])
         if faults.lag and path.startswith("/lead/") and path.count("/") == 2:
             return self._lagging(environ, start_response, method, path)
         return self.variant.app(environ, start_response)
