@@ -26,7 +26,9 @@ def run(request: pytest.FixtureRequest) -> Iterator[Run]:
     """The run; at the end, every lead it created is deleted, and one that cannot be removed fails it."""
     plugin = request.config.stash.get(TARGET_KEY, None)
     if plugin is not None:
-        built = build_run(plugin.target, plugin.app, plugin.reset, plugin.throttle, plugin.blockage, plugin.quiet)
+        built = build_run(
+            plugin.target, plugin.app, plugin.reset, plugin.throttle, plugin.blockage, plugin.quiet, plugin.lost
+        )
     else:
         built = build_run(target_from_env())
     request.config.stash[RUN_KEY] = built

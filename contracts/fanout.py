@@ -6,7 +6,7 @@ instead. What makes that safe:
 
 - one rate and one budget: the workers draw every request from the same counters (contracts.throttle);
 - each worker owns its own leads (run id `<run>-gw<n>`, so markers stay the run's) and proves them;
-- a run that cannot have a lead says so once, whichever worker finds it (contracts.ownership.Blockage);
+- a run that cannot have a lead says so once, whichever worker finds it (contracts.blockage);
 - a contract that compares several reads holds a section in which no worker writes (contracts.quiet);
 - the runner cleans what earlier runs left before any worker starts, and each worker cleans its own;
 - a SIGTERM or Ctrl-C reaches every worker, which stops its test, cleans up and reports; the runner
@@ -31,7 +31,7 @@ from typing import Any
 
 import pytest
 
-from contracts.ownership import Blockage
+from contracts.blockage import Blockage
 from contracts.plugin import RUN_KEY, TargetPlugin
 from contracts.quiet import Quiet
 from contracts.redact import Redactor
@@ -125,6 +125,7 @@ class Worker:
             throttle=Throttle.attach(self.folder.throttle),
             blockage=Blockage(self.folder.blockage),
             quiet=Quiet(self.folder.path),
+            lost=Blockage(self.folder.path / "lost"),
         )
         self.folder.pid_file(worker).write_text(str(os.getpid()), encoding="ascii")
         self._interrupted = False

@@ -18,6 +18,7 @@ from contracts.throttle import BudgetExhausted
 from contracts.transient import TargetUnavailable
 
 EXIT_OK, EXIT_BROKEN, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_INCOMPLETE = 0, 1, 2, 3, 4
+NOT_A_VERDICT = frozenset({"interrupted", "target unavailable"})  # a test cut short, not a finding
 CAUSES: tuple[tuple[type[BaseException], str], ...] = (
     (KeyboardInterrupt, "interrupted"),
     (TargetUnavailable, "target unavailable"),
@@ -67,15 +68,26 @@ class Outcome:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
-        """Name the cause where the exception is known: on the report, which a worker sends to the runner."""
+        """Name the cause where the exception is known: on the report, which a worker sends to the runner.
+
+        A test cut short by an interruption or by a lost target did not find a broken contract: it is
+        reported as skipped, with the reason, in JUnit and the summary alike (the verdict still counts it),
+        and a lost target stops the session.
+        """
         report = yield
         if report.failed and call.excinfo is not None:
-            report.leadvibe_cause = cause_of(call.excinfo.value)
+            cause = report.leadvibe_cause = cause_of(call.excinfo.value)
+            if cause in NOT_A_VERDICT:
+                line = str(call.excinfo.value).splitlines()[0] if str(call.excinfo.value) else ""
+                report.outcome = "skipped"
+                report.longrepr = (str(item.path), item.location[1] or 0, f"{cause}: {line}"[:500])
+            if cause == "target unavailable":
+                item.session.shouldstop = "the target was lost: the remaining tests are not run"
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         cause = getattr(report, "leadvibe_cause", None)
-        if report.failed and isinstance(cause, str):
+        if isinstance(cause, str) and (report.failed or cause in NOT_A_VERDICT):
             self.causes[cause] += 1
 
     def pytest_keyboard_interrupt(self) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from contracts.blockage import Blockage
 from contracts.client import ApiClient, ApiResponse
 from contracts.throttle import BudgetExhausted
 from contracts.verdict import ContractViolation, expect
@@ -139,44 +140,6 @@ class Ledger:
             draft = self.path.with_name(f"{self.path.name}.{os.getpid()}")
             draft.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
             os.replace(draft, self.path)
-
-
-class Blockage:
-    """Why the run can have no lead of its own: found by one test, of any worker of the run, seen by all.
-
-    With `path` (the run's folder, shared by its workers) the first reason is a file, made by an atomic
-    link, so exactly one test in the whole run reports it as a failure and the others skip.
-    """
-
-    def __init__(self, path: Path | None = None) -> None:
-        self._path = path
-        self._reason: str | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def reason(self) -> str | None:
-        if self._reason is None and self._path is not None and self._path.exists():
-            self._reason = self._path.read_text(encoding="utf-8")
-        return self._reason
-
-    def claim(self, reason: str) -> bool:
-        """Record `reason`: True when it is the first, False when the run was blocked already."""
-        with self._lock:
-            if self.reason is not None:
-                return False
-            self._reason = reason
-            if self._path is None:
-                return True
-            draft = self._path.with_name(f"{self._path.name}.{os.getpid()}")
-            draft.write_text(reason, encoding="utf-8")
-            try:
-                os.link(draft, self._path)
-            except FileExistsError:
-                self._reason = None
-                return False
-            finally:
-                draft.unlink()
-            return True
 
 
 def is_marker(value: Any) -> bool:
@@ -440,8 +403,8 @@ class Sweep:
     """What a sweep of earlier runs' ledgers did: each line says which lead or marker, and why."""
 
     removed: list[str] = field(default_factory=list)
-    left: list[str] = field(default_factory=list)  # a lead the sweep may not delete: needs a person
-    pending: list[str] = field(default_factory=list)  # kept for a later sweep (queued, or another token)
+    left: list[str] = field(default_factory=list)  # what needs a person: unprovable, or another token's (kept)
+    pending: list[str] = field(default_factory=list)  # no lead yet (a queued ingest, an unknown answer): kept
 
 
 PENDING_DAYS = 7  # a marker whose lead never appeared in this long is dropped from the ledger, loudly
@@ -470,7 +433,7 @@ def sweep(client: ApiClient, token: str, ledgers: list[Ledger], canary: str, wai
     for ledger, item in work:
         label = f"{item.lead_id or item.value} (run {item.run})"
         if item.token and item.token != mine:
-            done.pending.append(f"{label}: written with another token ({item.token}); run cleanup with that one")
+            done.left.append(f"{label}: written with another token ({item.token}): kept; run cleanup with that one")
             continue
         found = _await_alias(client, token, item, deadline)
         if found.status == 200:

@@ -27,6 +27,7 @@ class TargetPlugin:
     throttle: Any = None  # the run's Throttle, when the caller made it (requests it already sent count)
     blockage: Any = None  # shared by the workers of one run (contracts.fanout); None: the run's own
     quiet: Any = None  # likewise: no write of one worker while another reads for consistency
+    lost: Any = None  # likewise: why the target was lost mid-run (contracts.transient)
 
     def pytest_configure(self, config: pytest.Config) -> None:
         config.stash[TARGET_KEY] = self

@@ -15,11 +15,12 @@ from hypothesis import HealthCheck, Phase, settings
 from schemathesis import transport as st_transport
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
+from contracts.blockage import Blockage
 from contracts.checks import Check, contract_checks
 from contracts.client import ApiClient, HttpClient, TokenNames
 from contracts.drift import DriftCollector, exactly_the_declared_fields
 from contracts.guard import GuardedTransport, guard
-from contracts.ownership import Blockage, Ledger, OwnedLeads, token_id
+from contracts.ownership import Ledger, OwnedLeads, token_id
 from contracts.quiet import Quiet
 from contracts.redact import Redactor
 from contracts.safety import LiveSafety
@@ -118,6 +119,11 @@ class Run:
     def other_tokens(self) -> tuple[str, ...]:
         return self.target.other_tokens
 
+    def note(self, text: str) -> None:
+        """Something the run saw that is not a verdict (reported once, at the end)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
     def settings(self, examples: int) -> settings:
         """Hypothesis settings of a semantic contract: bounded by the run's example budget, reproducible."""
         return settings(
@@ -182,17 +188,18 @@ def build_run(
     gate: Throttle | None = None,
     blockage: Blockage | None = None,
     quiet: Quiet | None = None,
+    lost: Blockage | None = None,
 ) -> Run:
     """A run against `target`; `app` is the WSGI app of an in-process target (with `reset`); `gate` the
     run's throttle when the caller already spent some of its budget (the runner's preflight) or shares it
-    with other workers of the run, as `blockage` and `quiet` (contracts.fanout)."""
+    with other workers of the run, as `blockage`, `quiet` and `lost` (contracts.fanout)."""
     quiet = quiet or Quiet()
     contract = load_contract(target.spec_path)
     read_only = target.live and not target.allow_writes
     names = token_names(target)
     transport = None
     client: ApiClient
-    retries = RetryPolicy(attempts=target.retries)
+    retries = RetryPolicy(attempts=target.retries, lost=lost or Blockage())
     gate = gate or Throttle(target.rate_limit, target.max_requests, target.cleanup_reserve)
     ledger = None
     if target.live:

@@ -28,7 +28,7 @@ from contracts.fanout import Fanout, RunFolder
 from contracts.outcome import EXIT_UNAVAILABLE, EXIT_USAGE, Outcome
 from contracts.ownership import MARKER_DOMAIN, Sweep, sweep
 from contracts.plugin import RUN_KEY, TargetPlugin
-from contracts.preflight import preflight
+from contracts.preflight import Refusal, preflight
 from contracts.redact import Redactor
 from contracts.state import FolderBusy, FolderLock, earlier_runs, ledger_of, retire
 from contracts.summary import RunSummary
@@ -87,7 +87,7 @@ class RunReport:
         self.lines += [f"not owned, never written to: {refusal}" for fact in facts for refusal in fact["not_owned"]]
 
     def extras(self) -> dict[str, Any]:
-        verdict, _ = self._outcome.verdict(self._outcome.exitstatus)
+        verdict, exit_status = self._outcome.verdict(self._outcome.exitstatus)
         notes = [*self.notes, *(line for line in self.lines if line not in self.notes)]
         return {
             "retries": self.retries,
@@ -95,6 +95,7 @@ class RunReport:
             "requests": self.requests,
             "notes": notes,
             "verdict": verdict,
+            "exit_status": exit_status,  # the process's, not pytest's (an interruption is 4, not 2)
         }
 
     def print(self) -> None:
@@ -117,6 +118,11 @@ def _client(target: Target, gate: Throttle) -> HttpClient:
         retries=RetryPolicy(attempts=target.retries),
         tls=target.tls,
     )
+
+
+def _refusal_line(refusal: Refusal) -> str:
+    kind = "target unavailable" if refusal.exit_code == EXIT_UNAVAILABLE else "configuration"
+    return f"leadvibe-contracts: {kind}: {refusal.line}"
 
 
 def _sweep_earlier_runs(target: Target, gate: Throttle, wait: bool = False) -> Sweep:
@@ -176,10 +182,10 @@ def _run_suite(
         target.cleanup_reserve,
         shared_at=folder.throttle if folder is not None else None,
     )
-    problem = preflight(target, gate)
-    if problem is not None:
-        print(redact(f"leadvibe-contracts: target unavailable: {problem}"), file=sys.stderr)
-        return EXIT_UNAVAILABLE
+    refusal = preflight(target, gate)
+    if refusal is not None:
+        print(redact(_refusal_line(refusal)), file=sys.stderr)
+        return refusal.exit_code
     report_dir.mkdir(parents=True, exist_ok=True)
     junit = report_dir / "contracts-live.xml"
     outcome = Outcome()
@@ -239,11 +245,12 @@ def _run_suite(
 def cleanup(target: Target) -> int:
     """Remove what earlier runs left behind on this deployment (their ledgers in LEADVIBE_STATE_DIR).
 
-    Exit 0 only when nothing is left: a lead it may not delete, or a marker still pending, is exit 1."""
-    problem = preflight(target)
-    if problem is not None:
-        print(f"leadvibe-contracts: target unavailable: {problem}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
+    Exit 1 when something needs a person (a lead it may not delete, markers of another token); markers
+    whose lead has not appeared are kept for the next sweep and said, but are not a failure."""
+    refusal = preflight(target)
+    if refusal is not None:
+        print(Redactor(target.secrets)(_refusal_line(refusal)), file=sys.stderr)
+        return refusal.exit_code
     done = _sweep_earlier_runs(target, Throttle(target.rate_limit, target.max_requests), wait=True)
     for line in _sweep_lines(done):
         print(f"leadvibe-contracts: {line}")
@@ -251,7 +258,7 @@ def cleanup(target: Target) -> int:
         f"leadvibe-contracts: clean-up done: {len(done.removed)} removed, {len(done.left)} left alone, "
         f"{len(done.pending)} pending (state: {target.state_dir})"
     )
-    return 1 if done.left or done.pending else 0
+    return 1 if done.left else 0
 
 
 def _latest_summary(reports: Path, own: Path) -> Path | None:

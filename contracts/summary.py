@@ -532,7 +532,7 @@ class RunSummary:
             "generated_at": _now(),
             "header": self.header,
             "verdict": str(verdict) if verdict else VERDICTS.get(exitstatus, f"exit status {exitstatus}"),
-            "exit_status": exitstatus,
+            "exit_status": extras.get("exit_status", exitstatus),
             "duration_s": round(time.monotonic() - self._started, 3),
             "requests": extras.get("requests"),
             "counts": counts,

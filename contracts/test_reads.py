@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from contracts.probes import CLOCK_SKEW, expect_rules, listing, now, send, show, walk_pages
+from contracts.probes import CLOCK_SKEW, data_moved, expect_rules, listing, now, send, show, walk_pages
 from contracts.run import Run
 from contracts.timestamps import format_timestamp, parse_timestamp
 from contracts.verdict import Findings, expect, expect_status
@@ -66,27 +66,37 @@ def test_list_pagination_is_consistent_and_filters_are_honoured(run: Run, quiet:
     )
 
     @run.settings(15)
+    @example(limit=7, params={})  # several pages of the whole list, on every run
     @given(limit=st.integers(limit["minimum"], limit["maximum"]), params=filters)
     def pages_are_consistent(limit: int, params: dict[str, Any]) -> None:
         show(limit=limit, params=params)
         run.reset()
         if params.get("min_score", 0) > params.get("max_score", 10**9):
             params["max_score"] = params["min_score"]
-        for _ in range(3):  # concurrent traffic can legitimately move leads between pages: retry a walk
+        asked = f"limit={limit}, {params}"
+        for _ in range(3):  # other writers can legitimately move leads between pages: walk again
             walk = walk_pages(run, params, limit, max_pages=6)
             ids = [lead["lead_id"] for lead in walk.leads]
-            if len(walk.totals) == 1 and len(ids) == len(set(ids)):
+            held = len(walk.totals) == 1 and len(ids) == len(set(ids))
+            moved = not held and run.target.live and data_moved(run, params, limit, walk)
+            if not moved:
                 break
-        last = walk.pages[-1]
-        expect(len(walk.totals) == 1, "list_pagination", f"total changed while paging: {sorted(walk.totals)}", last)
-        expect(len(ids) == len(set(ids)), "list_pagination", "a lead appeared on two pages", *walk.pages)
-        total = walk.totals.pop()
-        expect(len(ids) == min(total, limit * len(walk.pages)), "list_pagination", "pages hold too few leads", last)
+        for number, page in enumerate(walk.pages, start=1):  # what holds of each page, whoever writes
+            leads = page.json()["leads"]
+            expected = min(limit, max(0, page.json()["total"] - (number - 1) * limit))
+            expect(len(leads) == expected, "list_pagination", f"page {number} holds {len(leads)} ({asked})", page)
+            order = [(-lead["score"], lead["lead_id"]) for lead in leads]
+            expect(order == sorted(order), "list_pagination", f"not ordered by score, then lead_id ({asked})", page)
+            for lead in leads:
+                broken = _honours(lead, params)
+                expect(broken is None, "list_filters", f"{lead['lead_id']}: {broken} ({asked})", page)
+        if moved:  # what holds across pages cannot be judged while others write: said, not failed
+            run.note("list_pagination: other writers changed the leads during 3 walks in a row; judged page by page")
+            return
+        expect(len(walk.totals) == 1, "list_pagination", f"total changed while paging ({asked})", *walk.pages)
+        expect(len(ids) == len(set(ids)), "list_pagination", f"a lead on two pages ({asked})", *walk.pages)
         order = [(-lead["score"], lead["lead_id"]) for lead in walk.leads]
-        expect(order == sorted(order), "list_pagination", "leads are not ordered by score, then lead_id", *walk.pages)
-        for lead in walk.leads:
-            broken = _honours(lead, params)
-            expect(broken is None, "list_filters", f"{lead['lead_id']}: {broken}", last)
+        expect(order == sorted(order), "list_pagination", f"pages out of order ({asked})", *walk.pages)
 
     pages_are_consistent()
 

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from contracts.client import ApiResponse
@@ -56,6 +56,8 @@ def safe_request(run: Run, owned: OwnedLeads, operation_id: str, lead_id: str) -
 
 def test_what_put_writes_get_returns_and_updated_at_only_advances(run: Run, owned: OwnedLeads) -> None:
     @run.settings(15)
+    # What the docs state is checked on every run, whatever Hypothesis draws: PUT replaces what it names.
+    @example(updates=[{"owner_name": "Grace", "metadata": {"plan": "pro", "seats": 3}}, {"metadata": {"tier": "a"}}])
     @given(updates=st.lists(body_strategy(run, "updateLead"), min_size=1, max_size=4))
     def put_then_get(updates: list[dict[str, Any]]) -> None:
         show(updates=updates)
@@ -84,6 +86,8 @@ def test_patch_merges_and_a_key_sent_as_null_is_removed(run: Run, owned: OwnedLe
     max_keys = run.contract.schema("LeadMetadata")["maxProperties"]
 
     @run.settings(15)
+    # Every run checks the merge and the removal by null (docs), whatever Hypothesis draws.
+    @example(patches=[{"plan": "pro", "seats": 3}, {"plan": None, "tier": "a"}, {"source": None}])
     @given(patches=st.lists(body_strategy(run, "patchLeadMetadata"), min_size=1, max_size=4))
     def patches_merge(patches: list[dict[str, Any]]) -> None:
         show(patches=patches)
@@ -138,6 +142,7 @@ def test_after_delete_every_lead_operation_is_404_and_the_deletion_completes(run
 
 def test_ingest_with_a_new_alias_creates_a_lead_that_by_alias_finds(run: Run, owned: OwnedLeads) -> None:
     @run.settings(8)
+    @example(kind="email", event="page_view")  # creating, then updating, a lead: on every run
     @given(
         kind=st.sampled_from(run.contract.schema("AliasKind")["enum"]),
         event=st.sampled_from(["page_view", "Page View", "demo_request"]),

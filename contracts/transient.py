@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 import requests
 
+from contracts.blockage import Blockage
+
 TRANSIENT_STATUSES = frozenset({429, 503})
 T = TypeVar("T")
 
@@ -40,13 +42,19 @@ def retry_after_seconds(value: str | None, default: float) -> float:
 
 @dataclass
 class RetryPolicy:
-    """Up to `attempts` sends per request; waits follow `Retry-After`, else back off from `base_wait`."""
+    """Up to `attempts` sends per request; waits follow `Retry-After`, else back off from `base_wait`.
+
+    Once one request found the target unavailable (`lost`, shared by the workers of a run), every later
+    request of the run fails at once: a target lost mid-run gets its verdict within one request's retries,
+    not after every remaining test has waited through its own.
+    """
 
     attempts: int = 4
     base_wait: float = 0.5
     max_wait: float = 30.0
     sleep: Callable[[float], None] = time.sleep
     log: list[dict[str, Any]] = field(default_factory=list)
+    lost: Blockage = field(default_factory=Blockage)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def send(
@@ -56,14 +64,15 @@ class RetryPolicy:
         status_of: Callable[[T], int],
         retry_after_of: Callable[[T], str | None],
     ) -> T:
+        if self.lost.reason is not None:
+            raise TargetUnavailable(f"{label}: not sent, the target was lost earlier in the run ({self.lost.reason})")
         waited = 0.0
         for number in range(1, self.attempts + 1):
             try:
                 answer = attempt()
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if number == self.attempts:
-                    reason = exc.__class__.__name__
-                    raise TargetUnavailable(f"{label}: no answer after {number} attempts ({reason})") from None
+                    raise self._lost(f"{label}: no answer after {number} attempts ({exc.__class__.__name__})") from None
                 wait = self.base_wait * 2 ** (number - 1)
             else:
                 status = status_of(answer)
@@ -73,12 +82,16 @@ class RetryPolicy:
                     return answer
                 if number == self.attempts:
                     self._record(label, number, waited, status)
-                    raise TargetUnavailable(f"{label}: answered {status} to all {number} attempts")
+                    raise self._lost(f"{label}: answered {status} to all {number} attempts")
                 wait = retry_after_seconds(retry_after_of(answer), self.base_wait * 2 ** (number - 1))
             wait = min(wait, self.max_wait)
             waited += wait
             self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _lost(self, reason: str) -> TargetUnavailable:
+        self.lost.claim(reason)
+        return TargetUnavailable(reason)
 
     def _record(self, label: str, attempts: int, waited: float, status: int) -> None:
         with self._lock:

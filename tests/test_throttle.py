@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from contracts.ownership import Blockage
+from contracts.blockage import Blockage
 from contracts.throttle import HEADROOM, BudgetExhausted, Throttle
 
 

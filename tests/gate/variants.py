@@ -6,7 +6,7 @@ They live in the tests only: the product never carries a switch to break itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -143,6 +143,17 @@ def other_ou_visible() -> Variant:
     return _mock(_Leaky)
 
 
+class _NullKeeping(LeadStore):
+    def patch_metadata(self, scope: Scope, lead_id: str, patch: Mapping[str, Any]) -> dict[str, Any]:
+        kept = {key: value for key, value in patch.items() if value is not None}  # ignores null (docs: removes)
+        return super().patch_metadata(scope, lead_id, kept or {"_": ""})
+
+
+def patch_ignores_null() -> Variant:
+    """PATCH merges, but a key sent as null stays: caught on every run, not only when Hypothesis draws a null."""
+    return _mock(_NullKeeping)
+
+
 def correct() -> Variant:
     return _mock()
 
@@ -154,4 +165,5 @@ VARIANTS: dict[str, Callable[[], Variant]] = {
     "deleted_lead_still_readable": deleted_lead_still_readable,
     "write_not_persisted": write_not_persisted,
     "other_ou_visible": other_ou_visible,
+    "patch_ignores_null": patch_ignores_null,
 }

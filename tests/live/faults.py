@@ -57,6 +57,7 @@ class FaultyTarget:
     most_in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stale: dict[str, tuple[float, bytes]] = field(default_factory=dict)
+    base_url: str = ""  # where `serve` serves it
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.faults.seed)
@@ -192,7 +193,8 @@ def serve(faults: Faults) -> Iterator[tuple[str, FaultyTarget]]:
     server = create_server(target, host="127.0.0.1", port=0, threads=8)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
+    target.base_url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
     try:
-        yield f"http://127.0.0.1:{server.effective_port}", target  # type: ignore[union-attr]
+        yield target.base_url, target
     finally:
         server.close()
