@@ -54,6 +54,19 @@ def cause_of(error: BaseException) -> str:
     return "contract broken" if "contract broken" in found else found[0]
 
 
+def _reason(error: BaseException, cause: str) -> str:
+    """One line for a test cut short: what was lost, or that it was interrupted."""
+    if cause == "interrupted":
+        return "interrupted (Ctrl-C or SIGTERM) before it ended"
+    for leaf in _leaves(error):
+        current: BaseException | None = leaf
+        while current is not None:
+            if isinstance(current, TargetUnavailable):
+                return f"target unavailable: {current}"[:500]
+            current = current.__cause__
+    return cause
+
+
 class Outcome:
     """A pytest plugin that counts failures by cause and decides the run's verdict and exit code."""
 
@@ -78,9 +91,8 @@ class Outcome:
         if report.failed and call.excinfo is not None:
             cause = report.leadvibe_cause = cause_of(call.excinfo.value)
             if cause in NOT_A_VERDICT:
-                line = str(call.excinfo.value).splitlines()[0] if str(call.excinfo.value) else ""
                 report.outcome = "skipped"
-                report.longrepr = (str(item.path), item.location[1] or 0, f"{cause}: {line}"[:500])
+                report.longrepr = (str(item.path), item.location[1] or 0, _reason(call.excinfo.value, cause))
             if cause == "target unavailable":
                 item.session.shouldstop = "the target was lost: the remaining tests are not run"
         return report

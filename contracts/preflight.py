@@ -34,9 +34,7 @@ def preflight(target: Target, gate: Throttle | None = None) -> Refusal | None:
     if isinstance(answer, Refusal):
         return answer
     if answer.status_code == 401:
-        return Refusal(
-            f"{target.base_url}: the token was refused (401 on GET /leads): check LEADVIBE_TOKEN", EXIT_USAGE
-        )
+        return Refusal(f"{target.base_url}: LEADVIBE_TOKEN was refused (401 on GET /leads)", EXIT_USAGE)
     if answer.status_code == 407:
         return Refusal(f"{target.base_url}: a proxy asks for authentication (407)", EXIT_UNAVAILABLE)
     if answer.status_code == 404:
