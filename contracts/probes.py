@@ -57,6 +57,10 @@ class Walk:
     totals: set[int]
     leads: list[dict[str, Any]]
 
+    def bodies(self) -> list[Any]:
+        """What the walk was answered: two walks answered alike saw the same, unmoved leads."""
+        return [page.json() for page in self.pages]
+
 
 def walk_pages(run: Run, params: dict[str, Any], limit: int, max_pages: int) -> Walk:
     pages: list[ApiResponse] = []
@@ -72,13 +76,6 @@ def walk_pages(run: Run, params: dict[str, Any], limit: int, max_pages: int) -> 
         if page * limit >= body["total"]:
             break
     return Walk(pages, {response.json()["total"] for response in pages}, leads)
-
-
-def data_moved(run: Run, params: dict[str, Any], limit: int, walk: Walk) -> bool:
-    """Whether the leads changed during a walk, told by reading its first page again after it: the same
-    page, unchanged, means a walk that disagreed with itself did so on its own, not because others wrote."""
-    again = run.client.request("GET", "/leads", token=run.target.token, params={**params, "page": 1, "limit": limit})
-    return again.status != 200 or again.json() != walk.pages[0].json()
 
 
 def now() -> datetime:

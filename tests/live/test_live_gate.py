@@ -251,6 +251,9 @@ def test_no_credential_appears_in_any_output_or_report(results: dict[str, Result
     assert "basic_auth" in everything  # the service credentials were sent, and echoed back ...
     assert BASIC[1] not in everything  # ... but neither the secret nor the Basic header appears
     assert BASIC_HEADER not in everything
+    # Schemathesis' reproducers paste into a shell that has the token, like the gate's own.
+    assert "[Filtered]" not in result.output
+    assert '-H "Authorization: Bearer $LEADVIBE_TOKEN"' in result.output
 
 
 def test_the_request_budget_is_never_exceeded_and_cleanup_keeps_its_reserve(results: dict[str, Result]) -> None:
