@@ -51,13 +51,16 @@ class Headers:
 
 class Request:
     """The request line and headers. `path` is percent-decoded (UTF-8, undecodable bytes kept as
-    surrogate escapes), `query_string` as sent; `server` and `client` are "host:port"."""
+    surrogate escapes), `raw_path` and `query_string` as sent; `server` and `client` are "host:port"."""
 
-    __slots__ = ("client", "headers", "http_version", "method", "path", "query_string", "scheme", "server")
+    __slots__ = (
+        "client", "headers", "http_version", "method", "path", "query_string", "raw_path", "scheme", "server"
+    )  # fmt: skip
 
     def __init__(self, scope: Scope) -> None:
         self.method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        self.raw_path = raw_path
         self.path = unquote_to_bytes(raw_path).decode("utf-8", "surrogateescape")
         self.query_string = scope["query_string"].decode("latin-1")
         self.headers = Headers(scope["headers"])

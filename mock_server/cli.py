@@ -22,7 +22,7 @@ from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.controls import Controls
 from mock_server.http_layer import HeadLimits
 from mock_server.journal import Journal
-from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, PortBusy, ensure_free
+from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
 from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
 from mock_server.reload import Reloader
 from mock_server.scenarios import SCENARIOS
@@ -148,12 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     body_timeout = args.body_timeout if args.body_timeout is not None else state.spec.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
-    try:
-        ensure_free(args.host, args.port)
-    except PortBusy as exc:
-        sys.exit(f"leadvibe-mock: {exc}; choose another with --port")
-    except OSError as exc:
-        sys.exit(f"leadvibe-mock: cannot listen on {args.host}:{args.port}: {exc}")
+    exit_if_busy(args.host, args.port)
     also = None
     if args.host in LOOPBACK_NAMES:
         forwarder = LoopbackForwarder(args.port)
@@ -168,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
             )
     if not args.quiet:
         print(
-            banner(f"http://{args.host}:{args.port}", state.store.lead_count(), args.seed, args.scenario, also),
+            banner(base_url(args.host, args.port), state.store.lead_count(), args.seed, args.scenario, also),
             flush=True,
         )
     server = BoundedBodyApp(

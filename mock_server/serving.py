@@ -175,9 +175,12 @@ def serve(
     limits: HeadLimits,
     on_start: Iterable[Callable[..., None]] = (),
     on_refusal: RefusalHook | None = None,
+    *,
+    date_header: bool = True,
 ) -> None:
     """Serve until SIGINT or SIGTERM: uvicorn in this process (the state is in memory: one process), its
-    event loop uvloop where installed (a dependency wherever it builds: not on Windows), else asyncio."""
+    event loop uvloop where installed (a dependency wherever it builds: not on Windows), else asyncio.
+    `date_header=False` for the proxy, which passes the upstream's Date (uvicorn would add a second)."""
     config = uvicorn.Config(
         asgi_app(handler),
         host=host,
@@ -189,6 +192,7 @@ def serve(
         log_level="error",  # the journal says what happened; uvicorn's own lines would repeat it
         access_log=False,
         server_header=False,
+        date_header=date_header,
         proxy_headers=False,  # X-Forwarded-* from a local client must not change the scheme or the client
         timeout_graceful_shutdown=2,  # a stalled client cannot hold a Ctrl-C
     )
