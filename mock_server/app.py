@@ -20,10 +20,10 @@ from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter, Map
 
-from leadvibe_contract.contract import Contract, OperationSpec, SpecError, load_contract
+from leadvibe_contract.contract import Contract, OperationSpec, SpecError, default_spec_path, load_contract
 from mock_server.admin import admin
 from mock_server.auth import ACTIVE_OU_COOKIE, Directory
-from mock_server.chaos import FAIL_KEY, failure_problem
+from mock_server.chaos import DROP, FAIL_KEY, failure_problem
 from mock_server.config import MockConfig
 from mock_server.controls import NOTE_KEY, Controls
 from mock_server.cookies import cookie_attributes
@@ -168,13 +168,20 @@ def _http_problem(error: HTTPException) -> ApiProblem:
     return ApiProblem(status, error.name.lower().replace(" ", "-"), error.description or error.name)
 
 
-def _simulated_failure() -> None:
-    """A failure chosen by the serving layer (`chaos.py`): answered here, so CORS headers are added."""
+def _simulated_failure() -> Response | None:
+    """A failure chosen by the serving layer (`chaos.py`): answered here, so CORS headers are added. For
+    a drop, a stand-in 200 that changes nothing, which the serving layer cuts short."""
     failure = request.environ.get(FAIL_KEY)
     if failure is None:
-        return
+        return None
     if isinstance(failure, ApiProblem):
         raise failure
+    if failure == DROP:
+        return _json(
+            {"detail": "This answer is cut short by the mock (a simulated dropped connection)."},
+            200,
+            "application/json",
+        )
     request.environ[NOTE_KEY] = f"simulated: {failure}"
     raise failure_problem(failure)
 
@@ -233,6 +240,11 @@ def create_app(
     """
     config = config or MockConfig()
     controls = controls or Controls()
+    spec_path = config.spec_path or default_spec_path()
+    try:
+        source = spec_path.read_bytes()  # read before it is parsed: never newer than what is served
+    except OSError as exc:
+        raise SpecError(f"cannot read the OpenAPI spec {spec_path}: {exc}") from exc
     spec = load_contract(config.spec_path)
     seed = scenario_seed(controls.scenario, load_seed(config.seed_path, spec))
     if store is None:
@@ -242,7 +254,7 @@ def create_app(
         apply_scenario(controls.scenario, store)
     else:
         store.set_limits(StoreLimits.from_spec(spec))
-    state = MockState(config, spec, RequestValidator(spec, config.clock), store, Directory(seed), controls)
+    state = MockState(config, spec, RequestValidator(spec, config.clock), store, Directory(seed), controls, source)
 
     handlers = all_handlers()
     missing = set(spec.operations) - set(handlers)
@@ -285,7 +297,15 @@ def create_app(
     )
     _only_for_cross_origin_requests(app)
     _errors_are_problem_documents(app)
+    app.after_request(_no_content_no_type)
     return app
+
+
+def _no_content_no_type(response: Response) -> Response:
+    """A 204 has no body, so no media type (Flask gives every response one, text/html by default)."""
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)
+    return response
 
 
 def _router(app: Flask) -> Callable[[str, str], str | None]:

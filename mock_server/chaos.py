@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mock_server.numbers import whole_number
 from mock_server.problems import ApiProblem, FieldError
 
 DELAY_HEADER = "x-mock-delay"
@@ -44,14 +45,14 @@ def parse_delay(text: str) -> tuple[int, int]:
     return low, high
 
 
-def parse_failure(text: str) -> int | str:
+def parse_failure(given: object) -> int | str:
     """A status 400-599, or `drop` (the connection is cut before the response completes)."""
-    value = text.strip().lower()
-    if value == DROP:
+    if isinstance(given, str) and given.strip().lower() == DROP:
         return DROP
-    if value.isascii() and value.isdigit() and 400 <= int(value) <= 599:
-        return int(value)
-    raise ChaosError(f"failure {text!r} is not a status 400-599 or 'drop'")
+    status = whole_number(given, 400, 599)
+    if status is None:
+        raise ChaosError(f"failure {str(given)[:20]!r} is not a status 400-599 or 'drop'")
+    return status
 
 
 @dataclass
@@ -60,18 +61,19 @@ class Rule:
 
     delay_ms: tuple[int, int] = (0, 0)
     fail_rate: float = 0.0
-    fail_with: tuple[int | str, ...] = (500,)
+    fail_with: tuple[int | str, ...] = (500, 503)  # also the CLI's default (--fail-with)
 
     @property
     def active(self) -> bool:
         return self.delay_ms != (0, 0) or self.fail_rate > 0
 
     @classmethod
-    def from_json(cls, body: Any) -> Rule:
-        """A rule from the admin API: `{"delay": "100-800", "fail_rate": 0.2, "fail_with": [503, "drop"]}`."""
+    def from_json(cls, body: Any, base: Rule | None = None) -> Rule:
+        """A rule from the admin API: `{"delay": "100-800", "fail_rate": 0.2, "fail_with": [503, "drop"]}`.
+        What the body leaves out is `base`'s (the rule in force): setting a delay keeps a failure rate."""
         if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with"}:
             raise ChaosError("expected an object with 'delay', 'fail_rate' and/or 'fail_with'")
-        rule = cls()
+        rule = replace(base) if base is not None else cls()
         if "delay" in body:
             rule.delay_ms = parse_delay(str(body["delay"]))
         if "fail_rate" in body:
@@ -83,7 +85,7 @@ class Rule:
             statuses = body["fail_with"]
             if not isinstance(statuses, list) or not statuses:
                 raise ChaosError("fail_with must be a non-empty list of statuses or 'drop'")
-            rule.fail_with = tuple(parse_failure(str(status)) for status in statuses)
+            rule.fail_with = tuple(parse_failure(status) for status in statuses)
         return rule
 
     def to_json(self) -> dict[str, Any]:
@@ -93,6 +95,13 @@ class Rule:
             "fail_rate": self.fail_rate,
             "fail_with": list(self.fail_with),
         }
+
+    def describe(self) -> str:
+        """One line for the banner: `delay 200 ms, fail_rate 0.1 (500, 503)`."""
+        low, high = self.delay_ms
+        delay = f"delay {low} ms" if low == high else f"delay {low}-{high} ms"
+        failures = ", ".join(map(str, self.fail_with))
+        return f"{delay}, fail_rate {self.fail_rate:g} ({failures})"
 
 
 @dataclass
@@ -107,6 +116,13 @@ class Chaos:
     def active(self) -> bool:
         """Whether any rule could apply: the plain path checks only this (and the two headers)."""
         return self.rule.active or bool(self.operations)
+
+    def to_json(self) -> dict[str, Any]:
+        """The rules in force, as `/_mock/chaos` and `/_mock/health` show them."""
+        return {
+            "all": self.rule.to_json(),
+            "operations": {name: rule.to_json() for name, rule in self.operations.items()},
+        }
 
     def decide(
         self, operation_id: str | None, delay_header: str | None, fail_header: str | None

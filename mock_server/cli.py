@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fail-with",
-        default="500,503",
+        default=",".join(map(str, Rule().fail_with)),
         metavar="LIST",
         help="the failures to choose from: statuses 400-599 and/or 'drop' (default 500,503)",
     )
@@ -110,8 +110,8 @@ def _global_rule(args: argparse.Namespace) -> Rule:
         sys.exit(f"leadvibe-mock: {exc}")
 
 
-def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -> str:
-    """Where everything is: the docs, the admin API, the demo tokens."""
+def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None, chaos: Rule) -> str:
+    """Where everything is: the docs, the admin API, the demo tokens; the start-up chaos in force."""
     more = f" (and {also})" if also else ""
     return (
         f"leadvibe-mock: {leads} leads from {seed}, scenario '{scenario}'; serving {base}{more}\n"
@@ -122,6 +122,7 @@ def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -
         f"  force a response:  -H 'Prefer: code=404'   slow/fail one request:  -H 'X-Mock-Delay: 300' "
         f"-H 'X-Mock-Fail: 503'\n"
         f"  try:  curl -H 'Authorization: Bearer kbn_pat_demo' {base}/lead/ld_123"
+        + (f"\n  CHAOS IN FORCE for every request (--delay/--fail-rate):  {chaos.describe()}" if chaos.active else "")
     )
 
 
@@ -163,11 +164,19 @@ def main(argv: list[str] | None = None) -> None:
             )
     if not args.quiet:
         print(
-            banner(base_url(args.host, args.port), state.store.lead_count(), args.seed, args.scenario, also),
+            banner(
+                base_url(args.host, args.port),
+                state.store.lead_count(),
+                args.seed,
+                args.scenario,
+                also,
+                controls.chaos.rule,
+            ),
             flush=True,
         )
     server = BoundedBodyApp(
         app, max_body_bytes=state.spec.max_request_bytes, body_timeout=body_timeout, controls=controls
     )
-    on_start = [] if args.no_reload else [Reloader(server, config).start]
-    serve(server, args.host, args.port, HeadLimits.of(state.spec, body_timeout), on_start, server.record_refusal)
+    limits = HeadLimits.of(state.spec, body_timeout)
+    on_start = [] if args.no_reload else [Reloader(server, config, limits).start]
+    serve(server, args.host, args.port, limits, on_start, server.record_refusal)

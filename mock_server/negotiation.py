@@ -21,6 +21,7 @@ from typing import Any
 
 from leadvibe_contract.contract import Contract, OperationSpec
 from mock_server.fake import fake
+from mock_server.numbers import whole_number
 from mock_server.problems import ApiProblem, FieldError
 
 _rng = random.Random()
@@ -58,12 +59,13 @@ def parse_prefer(header: str) -> Preferences:
         name, _, value = part.strip().partition("=")
         found[name.strip().lower()] = value.strip().strip('"')
     code = found.get("code")
-    if code is not None and not (code.isascii() and code.isdigit() and 100 <= int(code) <= 599):
-        raise _bad(f"Prefer code={code!r} is not an HTTP status.")
+    status = whole_number(code, 100, 599) if code is not None else None
+    if code is not None and status is None:
+        raise _bad(f"Prefer code={code[:20]!r} is not an HTTP status.")
     dynamic = found.get("dynamic", "false").lower()
     if dynamic not in ("true", "false"):
         raise _bad(f"Prefer dynamic={dynamic!r} must be true or false.")
-    return Preferences(int(code) if code is not None else None, found.get("example") or None, dynamic == "true")
+    return Preferences(status, found.get("example") or None, dynamic == "true")
 
 
 @dataclass(frozen=True)

@@ -197,3 +197,80 @@ def test_an_edit_of_the_spec_or_the_seed_is_served_without_restart(serve: Serve,
     assert _wait_for(
         lambda: requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).json()["owner_name"] == "Jane Edited"
     ), log.read_text()
+
+
+# -- issue #21: defects --------------------------------------------------------------------------
+
+
+def _raw_get(base: str, path: str, headers: str) -> bytes:
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host.strip("[]"), int(port)), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n{headers}Connection: close\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def test_a_dropped_connection_carries_cors_headers(serve: Serve) -> None:
+    """A browser reports a drop without CORS headers as a CORS error, not as the cut-off body it is."""
+    base, _ = serve()
+    origin = "http://localhost:5173"
+    answer = _raw_get(
+        base, "/lead/ld_123", f"Origin: {origin}\r\nAuthorization: Bearer kbn_pat_demo\r\nX-Mock-Fail: drop\r\n"
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode().lower().split("\r\n")
+    assert f"access-control-allow-origin: {origin}" in lines
+    promised = int(next(line for line in lines if line.startswith("content-length:")).split(":")[1])
+    assert 0 < len(body) < promised
+
+
+def test_an_ipv6_host_is_printed_in_brackets(tmp_path: Path) -> None:
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    port = free_port()
+    log = tmp_path / "mock.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "mock_server", "--host", "::1", "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        assert _wait_for(lambda: "try:" in log.read_text(), 30), log.read_text()
+        base = f"http://[::1]:{port}"
+        assert f"serving {base}" in log.read_text()
+        assert f"http://::1:{port}" not in log.read_text()
+        assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code == 200
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def test_start_up_chaos_is_shown_and_survives_setting_a_delay(serve: Serve) -> None:
+    base, log = serve("--fail-rate", "0.5")
+    assert "CHAOS IN FORCE" in log.read_text()
+    assert "fail_rate 0.5 (500, 503)" in log.read_text()
+    assert requests.get(f"{base}/_mock/health", timeout=5).json()["chaos"]["all"]["fail_rate"] == 0.5
+    rules = requests.put(f"{base}/_mock/chaos", json={"delay": "200"}, timeout=5).json()["all"]
+    assert rules == {"delay": "200", "fail_rate": 0.5, "fail_with": [500, 503]}
+
+
+def test_reload_applies_the_head_limits_and_serves_the_spec_in_force(serve: Serve, tmp_path: Path) -> None:
+    spec = tmp_path / "openapi.yaml"
+    shutil.copy(ROOT / "openapi.yaml", spec)
+    base, log = serve("--spec", str(spec))
+    many = "".join(f"X-Extra-{index}: 1\r\n" for index in range(30))
+    assert _raw_get(base, "/_mock/health", many).startswith(b"HTTP/1.1 200 ")
+    text = spec.read_text()
+    assert "  x-max-header-fields: 100\n" in text
+    spec.write_text(text.replace("  x-max-header-fields: 100\n", "  x-max-header-fields: 20\n"))
+    assert _wait_for(lambda: "reloaded" in log.read_text()), log.read_text()
+    assert _raw_get(base, "/_mock/health", many).startswith(b"HTTP/1.1 431 ")
+    good = requests.get(f"{base}/openapi.yaml", timeout=5).text
+    assert "x-max-header-fields: 20" in good
+    spec.write_text(spec.read_text() + "\nbroken: [\n")
+    assert _wait_for(lambda: "NOT reloaded" in log.read_text())
+    assert requests.get(f"{base}/openapi.yaml", timeout=5).text == good  # what validation uses, not the file
