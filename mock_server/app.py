@@ -30,7 +30,7 @@ from mock_server.cookies import cookie_attributes
 from mock_server.docs import docs
 from mock_server.errors import DomainError
 from mock_server.handlers import Call, Handler, Reply, all_handlers
-from mock_server.negotiation import forced_response, parse_prefer
+from mock_server.negotiation import QUERY_FORCING, QUERY_PREFIX, forced_response, parse_prefer, query_preferences
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, from_domain, method_not_allowed
 from mock_server.scenarios import apply_scenario, scenario_seed
 from mock_server.seed import load_seed
@@ -133,10 +133,14 @@ def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
         # Parsing cookies and the query string costs time on every request: only when there are any.
         cookies = raw_cookies(environ["HTTP_COOKIE"]) if "HTTP_COOKIE" in environ else {}
         query = request.args.to_dict(flat=False) if takes_query and environ.get("QUERY_STRING") else {}
+        wanted = environ.get("HTTP_PREFER", "")
+        if QUERY_PREFIX in environ.get("QUERY_STRING", ""):  # Prism's ?__code=404: not the API's parameters
+            wanted = ", ".join(filter(None, (wanted, query_preferences(request.args.to_dict(flat=False)))))
+            query = {name: values for name, values in query.items() if name not in QUERY_FORCING}
         body = request.get_data(cache=False) if operation.body is not None else b""
         valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body, cookies)
-        if "HTTP_PREFER" in environ:
-            prefer = parse_prefer(environ["HTTP_PREFER"])
+        if wanted:
+            prefer = parse_prefer(wanted)
             if prefer.any:
                 forced = forced_response(state.spec, operation, prefer)
                 environ[NOTE_KEY] = f"forced: {prefer.applied()}"

@@ -287,3 +287,32 @@ def test_a_204_has_no_content_type(client: FlaskClient) -> None:
         assert answer.status_code == 204
         assert "Content-Type" not in answer.headers, (path, answer.headers)
         assert answer.headers["Access-Control-Allow-Origin"] == PAGE
+
+
+# -- issue #21: forcing through the query, repeatable dynamic bodies -------------------------------
+
+
+def test_the_query_forces_a_response_as_prism_does(client: FlaskClient) -> None:
+    """For links, images and generated clients that cannot add a header."""
+    missing = client.get("/lead/ld_123?__code=404", headers=AUTH)
+    assert _problem(missing, 404)
+    assert missing.headers["Preference-Applied"] == "code=404"
+    listed = client.get("/leads?limit=2&__code=200&__dynamic=true", headers=AUTH)
+    assert listed.status_code == 200, listed.get_data(as_text=True)
+    assert listed.headers["Preference-Applied"] == "code=200, dynamic=true"
+    _problem(client.get("/lead/ld_123?__code=abc", headers=AUTH), 400)
+    _problem(client.get("/leads?__code=404&limit=500", headers=AUTH), 400)  # the API's own parameters still count
+    assert client.get("/lead/ld_123?__code=404", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_a_seed_makes_a_dynamic_body_repeatable(client: FlaskClient) -> None:
+    def body(prefer: str) -> Any:
+        answer = client.get("/lead/ld_123", headers={**AUTH, "Prefer": prefer})
+        assert answer.status_code == 200
+        return answer.get_json()
+
+    first = body("seed=42")
+    assert body("dynamic=true, seed=42") == first
+    assert client.get("/lead/ld_123?__seed=42", headers=AUTH).get_json() == first
+    assert any(body(f"seed={seed}") != first for seed in range(1, 6))
+    _problem(client.get("/lead/ld_123", headers={**AUTH, "Prefer": "seed=-1"}), 400)
