@@ -187,3 +187,34 @@ def test_the_docs_page_tries_a_request_against_the_mock(browser: Any, mock: tupl
         assert '"lead_id": "ld_123"' in body
     finally:
         context.close()
+
+
+# Issue #21: a simulated drop reads as a cut-off body (not a CORS error); forcing through the query.
+CUT_AND_FORCED = """async (api) => {
+  const auth = {Authorization: "Bearer kbn_pat_demo"};
+  const seen = {};
+  try {
+    const dropped = await fetch(api + "/lead/ld_123", {headers: {...auth, "X-Mock-Fail": "drop"}});
+    seen.dropStatus = dropped.status;
+    try { await dropped.text(); seen.body = "read"; } catch (error) { seen.body = "cut off"; }
+  } catch (error) { seen.dropStatus = "fetch failed: " + error; }
+  const forced = await fetch(api + "/lead/ld_123?__code=404", {headers: auth});
+  seen.forced = [forced.status, forced.headers.get("Preference-Applied")];
+  return seen;
+}"""
+
+
+def test_a_drop_is_a_cut_off_body_and_the_query_forces_a_response(
+    browser: Any, page_port: int, mock: tuple[int, Path]
+) -> None:
+    port, _ = mock
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://localhost:{page_port}/")
+        seen = page.evaluate(CUT_AND_FORCED, f"http://127.0.0.1:{port}")
+    finally:
+        context.close()
+    assert seen["dropStatus"] == 200, seen  # before: the fetch itself failed, as a CORS error
+    assert seen["body"] == "cut off", seen
+    assert seen["forced"] == [404, "code=404"], seen
