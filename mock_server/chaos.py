@@ -62,6 +62,7 @@ class Rule:
     delay_ms: tuple[int, int] = (0, 0)
     fail_rate: float = 0.0
     fail_with: tuple[int | str, ...] = (500, 503)  # also the CLI's default (--fail-with)
+    times: int | None = None  # the requests it still governs; then it is gone ("fail the next 2 calls")
 
     @property
     def active(self) -> bool:
@@ -71,8 +72,8 @@ class Rule:
     def from_json(cls, body: Any, base: Rule | None = None) -> Rule:
         """A rule from the admin API: `{"delay": "100-800", "fail_rate": 0.2, "fail_with": [503, "drop"]}`.
         What the body leaves out is `base`'s (the rule in force): setting a delay keeps a failure rate."""
-        if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with"}:
-            raise ChaosError("expected an object with 'delay', 'fail_rate' and/or 'fail_with'")
+        if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with", "times"}:
+            raise ChaosError("expected an object with 'delay', 'fail_rate', 'fail_with' and/or 'times'")
         rule = replace(base) if base is not None else cls()
         if "delay" in body:
             rule.delay_ms = parse_delay(str(body["delay"]))
@@ -86,15 +87,22 @@ class Rule:
             if not isinstance(statuses, list) or not statuses:
                 raise ChaosError("fail_with must be a non-empty list of statuses or 'drop'")
             rule.fail_with = tuple(parse_failure(status) for status in statuses)
+        if "times" in body:
+            rule.times = None if body["times"] is None else whole_number(body["times"], 1, 10**9)
+            if body["times"] is not None and rule.times is None:
+                raise ChaosError("times must be a whole number from 1 (or null: for ever)")
         return rule
 
     def to_json(self) -> dict[str, Any]:
         low, high = self.delay_ms
-        return {
+        shown: dict[str, Any] = {
             "delay": f"{low}" if low == high else f"{low}-{high}",
             "fail_rate": self.fail_rate,
             "fail_with": list(self.fail_with),
         }
+        if self.times is not None:
+            shown["times"] = self.times
+        return shown
 
     def describe(self) -> str:
         """One line for the banner: `delay 200 ms, fail_rate 0.1 (500, 503)`."""
@@ -129,6 +137,7 @@ class Chaos:
     ) -> tuple[float, int | str | None]:
         """(seconds to wait, the failure or None) for one request; a bad header is a 400 problem."""
         rule = self.operations.get(operation_id or "", self.rule)
+        self._count(operation_id, rule)
         try:
             low, high = parse_delay(delay_header) if delay_header is not None else rule.delay_ms
             failure = parse_failure(fail_header) if fail_header is not None else None
@@ -139,6 +148,18 @@ class Chaos:
             failure = self.rng.choice(rule.fail_with)
         delay = low if low == high else self.rng.uniform(low, high)
         return delay / 1000, failure
+
+    def _count(self, operation_id: str | None, rule: Rule) -> None:
+        """One more request governed by a rule with `times`; after the last, the rule is gone."""
+        if rule.times is None:
+            return
+        rule.times -= 1
+        if rule.times > 0:
+            return
+        if rule is self.rule:
+            self.rule = Rule()
+        else:
+            self.operations.pop(operation_id or "", None)
 
 
 def failure_problem(status: int) -> ApiProblem:

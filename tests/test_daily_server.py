@@ -274,3 +274,17 @@ def test_reload_applies_the_head_limits_and_serves_the_spec_in_force(serve: Serv
     spec.write_text(spec.read_text() + "\nbroken: [\n")
     assert _wait_for(lambda: "NOT reloaded" in log.read_text())
     assert requests.get(f"{base}/openapi.yaml", timeout=5).text == good  # what validation uses, not the file
+
+
+def test_fail_the_next_two_calls_to_one_operation(serve: Serve) -> None:
+    """WireMock's "fail the next 2 calls to getLead": a rule with `times` is gone after that many."""
+    base, _ = serve()
+    rule = {"fail_rate": 1, "fail_with": [503], "times": 2}
+    shown = requests.put(f"{base}/_mock/chaos/getLead", json=rule, timeout=5).json()["operations"]["getLead"]
+    assert shown["times"] == 2
+    assert requests.get(f"{base}/leads", headers=AUTH, timeout=5).status_code == 200  # another operation
+    statuses = [requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code for _ in range(3)]
+    assert statuses == [503, 503, 200]
+    assert requests.get(f"{base}/_mock/chaos", timeout=5).json()["operations"] == {}
+    bad = requests.put(f"{base}/_mock/chaos", json={"times": 0}, timeout=5)
+    assert bad.status_code == 400
