@@ -79,12 +79,23 @@ def switch_scenario() -> Response:
 
 @admin.get("/_mock/requests")
 def requests_journal() -> Response:
-    """The newest requests first (`?limit=`, default 50), each with its status, time and verdict."""
+    """The newest requests first (`?limit=`, default 50), each with its status, time, verdict, headers
+    (credentials redacted), query and bodies; `?operation=getLead`: that operation's only, and `count` says
+    how many of the kept ones there are ("was getLead called twice, with what?")."""
+    state = mock_state(current_app)
     limit = whole_number(request.args.get("limit", "50"), 0, 10**9)
     if limit is None:
         detail = "limit must be a whole number (at most 1000000000)."
         raise ApiProblem(400, "validation-error", detail, errors=[FieldError("query", "limit", detail)])
-    return jsonify(requests=mock_state(current_app).controls.journal.recent(limit))
+    entries = state.controls.journal.recent(len(state.controls.journal.entries))
+    operation = request.args.get("operation")
+    if operation is not None:
+        if operation not in state.spec.operations:
+            detail = f"No operation {operation[:80]!r}; operationIds are in openapi.yaml (e.g. getLead)."
+            raise ApiProblem(400, "validation-error", detail, errors=[FieldError("query", "operation", detail)])
+        route = state.controls.route
+        entries = [e for e in entries if route(e["method"], e["path"].split("?", 1)[0]) == operation]
+    return jsonify(requests=entries[:limit], count=len(entries))
 
 
 @admin.delete("/_mock/requests")

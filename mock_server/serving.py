@@ -70,7 +70,7 @@ class BoundedBodyApp:
             return
         await channel.respond(status, headers, data)
         if not path.startswith("/docs"):
-            self._record(request, status, started, data, environ.get(NOTE_KEY))
+            self._record(request, status, started, data, environ.get(NOTE_KEY), body)
 
     def record_refusal(self, method: str, target: str, status: int, body: bytes) -> None:
         """A request the HTTP layer refused before any app ran: in the log line and the journal too."""
@@ -95,7 +95,9 @@ class BoundedBodyApp:
             extra[FAIL_KEY] = failure
         return failure
 
-    def _record(self, request: Request, status: int, started: float, data: bytes, note: str | None) -> None:
+    def _record(
+        self, request: Request, status: int, started: float, data: bytes, note: str | None, body: bytes = b""
+    ) -> None:
         journal = self.controls.journal
         seconds = time.perf_counter() - started
         journal.record(
@@ -107,6 +109,8 @@ class BoundedBodyApp:
             data,
             note,
             keep=not request.path.startswith("/_mock/"),
+            headers=request.headers.items(),
+            request_body=body,
         )
 
     def _run(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:

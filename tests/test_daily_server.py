@@ -288,3 +288,30 @@ def test_fail_the_next_two_calls_to_one_operation(serve: Serve) -> None:
     assert requests.get(f"{base}/_mock/chaos", timeout=5).json()["operations"] == {}
     bad = requests.put(f"{base}/_mock/chaos", json={"times": 0}, timeout=5)
     assert bad.status_code == 400
+
+
+def test_the_journal_answers_was_it_called_n_times_and_with_what(serve: Serve) -> None:
+    """WireMock's request journal: headers (credentials redacted), query, bodies; filtered by operation."""
+    base, _ = serve("--quiet")
+    for request_id in ("a-1", "a-2"):
+        requests.get(
+            f"{base}/lead/ld_123",
+            headers={**AUTH, "X-Request-Id": request_id, "Cookie": "sid=c00kie-secret"},
+            timeout=5,
+        )
+    requests.put(f"{base}/lead/ld_124", headers=AUTH, json={"owner_name": "Ada"}, timeout=5)
+    requests.get(f"{base}/leads?limit=2", headers=AUTH, timeout=5)
+    called = requests.get(f"{base}/_mock/requests?operation=getLead", timeout=5).json()
+    assert called["count"] == 2
+    assert [entry["headers"]["x-request-id"] for entry in called["requests"]] == ["a-2", "a-1"]
+    assert all(entry["headers"]["authorization"] == "[redacted]" for entry in called["requests"])
+    assert called["requests"][0]["headers"]["cookie"] == "[redacted]"
+    assert '"lead_id":"ld_123"' in called["requests"][0]["response"]
+    [update] = requests.get(f"{base}/_mock/requests?operation=updateLead", timeout=5).json()["requests"]
+    assert update["body"] == '{"owner_name": "Ada"}'
+    [listed] = requests.get(f"{base}/_mock/requests?operation=listLeads", timeout=5).json()["requests"]
+    assert listed["query"] == "limit=2"
+    text = requests.get(f"{base}/_mock/requests", timeout=5).text
+    assert "kbn_pat_demo" not in text
+    assert "c00kie-secret" not in text
+    assert requests.get(f"{base}/_mock/requests?operation=nothing", timeout=5).status_code == 400
