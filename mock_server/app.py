@@ -23,7 +23,7 @@ from werkzeug.routing import BaseConverter, Map
 from leadvibe_contract.contract import Contract, OperationSpec, SpecError, default_spec_path, load_contract
 from mock_server.admin import admin
 from mock_server.auth import ACTIVE_OU_COOKIE, Directory
-from mock_server.chaos import DROP, FAIL_KEY, failure_problem
+from mock_server.chaos import CHUNK, DROP, EMPTY, FAIL_KEY, failure_problem
 from mock_server.config import MockConfig
 from mock_server.controls import NOTE_KEY, Controls
 from mock_server.cookies import cookie_attributes
@@ -180,7 +180,7 @@ def _simulated_failure() -> Response | None:
         return None
     if isinstance(failure, ApiProblem):
         raise failure
-    if failure == DROP:
+    if failure in (DROP, EMPTY, CHUNK):
         return _json(
             {"detail": "This answer is cut short by the mock (a simulated dropped connection)."},
             200,

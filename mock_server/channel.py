@@ -135,6 +135,26 @@ class Channel:
             close()
             await asyncio.sleep(0)  # the connection is lost before the app returns, so uvicorn logs nothing
 
+    async def close(self) -> None:
+        """Close the connection without an answer (a simulated empty reply)."""
+        self.started = True
+        close = self._scope.get("extensions", {}).get("leadvibe.close")
+        if close is not None:
+            close()
+            await asyncio.sleep(0)  # the connection is lost before the app returns, so uvicorn sends nothing
+
+    async def dribble(self, status: int, headers: HeaderList, body: bytes, *, pieces: int, pause: float) -> None:
+        """The whole answer, its body in `pieces` parts `pause` seconds apart (a slow network)."""
+        self.started = True
+        await self._send({"type": "http.response.start", "status": status, "headers": _encoded(headers)})
+        size = max(1, -(-len(body) // pieces))
+        for start in range(0, len(body), size):
+            await asyncio.sleep(pause)
+            last = start + size >= len(body)
+            await self._send({"type": "http.response.body", "body": body[start : start + size], "more_body": not last})
+        if not body:
+            await self._send({"type": "http.response.body", "body": b""})
+
 
 def problem_response(problem: ApiProblem) -> tuple[int, HeaderList, bytes]:
     headers = [("content-type", PROBLEM_MEDIA_TYPE), ("connection", "close"), *problem.headers.items()]

@@ -23,7 +23,12 @@ from mock_server.problems import ApiProblem, FieldError
 DELAY_HEADER = "x-mock-delay"
 FAIL_HEADER = "x-mock-fail"
 FAIL_KEY = "leadvibe.fail"
-DROP = "drop"
+DROP = "drop"  # the head and half the body, then the connection closes
+EMPTY = "empty"  # the connection closes with no answer at all
+CHUNK = "chunk"  # a chunked body that breaks off mid-chunk
+DRIBBLE = "dribble"  # the real answer, its body sent slowly, a piece at a time (not a failure)
+# Done by the serving layer on the connection; all but DRIBBLE answer a stand-in that changes no state.
+CONNECTION_FAULTS = (DROP, EMPTY, CHUNK, DRIBBLE)
 MAX_DELAY_MS = 60_000
 RETRY_AFTER_SECONDS = 2
 _DELAY = re.compile(r"^\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?$")
@@ -46,12 +51,14 @@ def parse_delay(text: str) -> tuple[int, int]:
 
 
 def parse_failure(given: object) -> int | str:
-    """A status 400-599, or `drop` (the connection is cut before the response completes)."""
-    if isinstance(given, str) and given.strip().lower() == DROP:
-        return DROP
+    """A status 400-599, or a fault of the connection (`drop`, `empty`, `chunk`, `dribble`)."""
+    if isinstance(given, str) and given.strip().lower() in CONNECTION_FAULTS:
+        return given.strip().lower()
     status = whole_number(given, 400, 599)
     if status is None:
-        raise ChaosError(f"failure {str(given)[:20]!r} is not a status 400-599 or 'drop'")
+        raise ChaosError(
+            f"failure {str(given)[:20]!r} is not a status 400-599 or one of {', '.join(CONNECTION_FAULTS)}"
+        )
     return status
 
 

@@ -25,13 +25,15 @@ from typing import Any
 import uvicorn
 
 from mock_server.channel import Channel, Handler, Request, asgi_app, problem_response
-from mock_server.chaos import DELAY_HEADER, DROP, FAIL_HEADER, FAIL_KEY
+from mock_server.chaos import CHUNK, CONNECTION_FAULTS, DELAY_HEADER, DRIBBLE, DROP, EMPTY, FAIL_HEADER, FAIL_KEY
 from mock_server.controls import NOTE_KEY, Controls
 from mock_server.http_layer import HeadLimits, ProblemHttpProtocol, RefusalHook
 from mock_server.problems import ApiProblem
 
 log = logging.getLogger("mock_server")
 
+DRIBBLE_PIECES = 10  # a dribbled body: ten pieces, 200 ms apart
+DRIBBLE_PAUSE = 0.2
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -62,15 +64,26 @@ class BoundedBodyApp:
         environ = wsgi_environ(request, body)
         environ.update(extra)
         status, headers, data = self._run(environ)
-        if failure == DROP:
-            # The app's answer (its CORS headers included, so a browser sees a network error, not a CORS
-            # one): the status line and half the promised body go out, then the connection closes.
-            await channel.cut_short(status, headers, data[: len(data) // 2])
-            self._record(request, status, started, b"", "simulated: connection dropped")
+        if failure in CONNECTION_FAULTS:
+            # The app's answer (its CORS headers included, so a browser sees a network error, not a CORS one).
+            await self._fault(channel, str(failure), status, headers, data)
+            self._record(request, status, started, b"", f"simulated: {failure}")
             return
         await channel.respond(status, headers, data)
         if not path.startswith("/docs"):
             self._record(request, status, started, data, environ.get(NOTE_KEY), body)
+
+    @staticmethod
+    async def _fault(channel: Channel, fault: str, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+        if fault == DROP:  # the status line and half the promised body, then the connection closes
+            await channel.cut_short(status, headers, data[: len(data) // 2])
+        elif fault == EMPTY:
+            await channel.close()
+        elif fault == CHUNK:  # no Content-Length: the body goes chunked, and breaks off in its first chunk
+            unframed = [(name, value) for name, value in headers if name.lower() != "content-length"]
+            await channel.cut_short(status, unframed, data[: len(data) // 2])
+        else:
+            await channel.dribble(status, headers, data, pieces=DRIBBLE_PIECES, pause=DRIBBLE_PAUSE)
 
     def record_refusal(self, method: str, target: str, status: int, body: bytes) -> None:
         """A request the HTTP layer refused before any app ran: in the log line and the journal too."""
@@ -91,7 +104,7 @@ class BoundedBodyApp:
             return None
         if delay:
             await asyncio.sleep(delay)
-        if failure is not None:
+        if failure is not None and failure != DRIBBLE:  # a dribbled answer is the real one
             extra[FAIL_KEY] = failure
         return failure
 

@@ -315,3 +315,25 @@ def test_the_journal_answers_was_it_called_n_times_and_with_what(serve: Serve) -
     assert "kbn_pat_demo" not in text
     assert "c00kie-secret" not in text
     assert requests.get(f"{base}/_mock/requests?operation=nothing", timeout=5).status_code == 400
+
+
+def test_more_fault_kinds_empty_a_broken_chunk_and_a_dribbled_body(serve: Serve) -> None:
+    base, _ = serve()
+    auth = "Authorization: Bearer kbn_pat_demo\r\n"
+    assert _raw_get(base, "/lead/ld_123", f"{auth}X-Mock-Fail: empty\r\n") == b""
+    head, _, body = _raw_get(base, "/lead/ld_123", f"{auth}X-Mock-Fail: chunk\r\n").partition(b"\r\n\r\n")
+    lines = head.decode().lower().split("\r\n")
+    assert "transfer-encoding: chunked" in lines
+    assert not any(line.startswith("content-length:") for line in lines)
+    assert body
+    assert not body.endswith(b"0\r\n\r\n")  # the chunked body never ends
+    started = time.monotonic()
+    dribbled = requests.get(f"{base}/lead/ld_123", headers={**AUTH, "X-Mock-Fail": "dribble"}, timeout=10)
+    took = time.monotonic() - started
+    assert dribbled.status_code == 200
+    assert dribbled.json() == requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).json()
+    assert took >= 1.5, took
+    verdicts = [entry["verdict"] for entry in requests.get(f"{base}/_mock/requests", timeout=5).json()["requests"]]
+    assert {"simulated: empty", "simulated: chunk", "simulated: dribble"} <= set(verdicts)
+    rule = requests.put(f"{base}/_mock/chaos", json={"fail_with": ["empty", "chunk", "dribble", "drop"]}, timeout=5)
+    assert rule.status_code == 200
