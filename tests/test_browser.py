@@ -218,3 +218,28 @@ def test_a_drop_is_a_cut_off_body_and_the_query_forces_a_response(
     assert seen["dropStatus"] == 200, seen  # before: the fetch itself failed, as a CORS error
     assert seen["body"] == "cut off", seen
     assert seen["forced"] == [404, "code=404"], seen
+
+
+def test_try_it_out_sends_prefer_and_x_mock_headers(browser: Any, mock: tuple[int, Path]) -> None:
+    """Issue #21: the docs page offers the mock's own headers on every operation."""
+    port, _ = mock
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/docs")
+        operation = page.locator("#operations-Leads-getLead")
+        operation.locator(".opblock-summary").click()
+        try_it = operation.locator("button.try-out__btn")
+        if try_it.count() and "Try it out" in try_it.inner_text():
+            try_it.click()
+        operation.locator("input[placeholder='leadID']").fill("ld_123")
+        operation.locator("input[placeholder='Prefer']").fill("code=404")
+        operation.locator("input[placeholder='X-Mock-Delay']").fill("50")
+        operation.locator("button.execute").click()
+        status = operation.locator(".live-responses-table .response .response-col_status").first
+        status.wait_for(timeout=15_000)
+        body = operation.locator(".live-responses-table .response-col_description pre").first.inner_text()
+        assert status.inner_text().strip().startswith("404"), body
+        assert "preference-applied: code=404" in operation.locator(".live-responses-table").inner_text().lower()
+    finally:
+        context.close()
