@@ -70,6 +70,13 @@ class Rule:
     fail_rate: float = 0.0
     fail_with: tuple[int | str, ...] = (500, 503)  # also the CLI's default (--fail-with)
     times: int | None = None  # the requests it still governs; then it is gone ("fail the next 2 calls")
+    path: re.Pattern[str] | None = None  # only requests whose whole path matches this expression
+    lead: str | None = None  # only requests with this lead id as a path segment
+
+    def applies(self, path: str) -> bool:
+        if self.path is not None and not self.path.fullmatch(path):
+            return False
+        return self.lead is None or self.lead in path.split("/")
 
     @property
     def active(self) -> bool:
@@ -79,8 +86,8 @@ class Rule:
     def from_json(cls, body: Any, base: Rule | None = None) -> Rule:
         """A rule from the admin API: `{"delay": "100-800", "fail_rate": 0.2, "fail_with": [503, "drop"]}`.
         What the body leaves out is `base`'s (the rule in force): setting a delay keeps a failure rate."""
-        if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with", "times"}:
-            raise ChaosError("expected an object with 'delay', 'fail_rate', 'fail_with' and/or 'times'")
+        if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with", "times", "path", "lead"}:
+            raise ChaosError("expected an object with 'delay', 'fail_rate', 'fail_with', 'times', 'path', 'lead'")
         rule = replace(base) if base is not None else cls()
         if "delay" in body:
             rule.delay_ms = parse_delay(str(body["delay"]))
@@ -98,6 +105,12 @@ class Rule:
             rule.times = None if body["times"] is None else whole_number(body["times"], 1, 10**9)
             if body["times"] is not None and rule.times is None:
                 raise ChaosError("times must be a whole number from 1 (or null: for ever)")
+        if "path" in body:
+            rule.path = _pattern(body["path"])
+        if "lead" in body:
+            if body["lead"] is not None and (not isinstance(body["lead"], str) or not 0 < len(body["lead"]) <= 200):
+                raise ChaosError("lead must be a lead id (or null: any)")
+            rule.lead = body["lead"]
         return rule
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +122,10 @@ class Rule:
         }
         if self.times is not None:
             shown["times"] = self.times
+        if self.path is not None:
+            shown["path"] = self.path.pattern
+        if self.lead is not None:
+            shown["lead"] = self.lead
         return shown
 
     def describe(self) -> str:
@@ -140,10 +157,13 @@ class Chaos:
         }
 
     def decide(
-        self, operation_id: str | None, delay_header: str | None, fail_header: str | None
+        self, operation_id: str | None, delay_header: str | None, fail_header: str | None, path: str = "/"
     ) -> tuple[float, int | str | None]:
-        """(seconds to wait, the failure or None) for one request; a bad header is a 400 problem."""
+        """(seconds to wait, the failure or None) for one request; a bad header is a 400 problem. A rule
+        aimed at a path or a lead that the request does not match gives way (to the global rule, or none)."""
         rule = self.operations.get(operation_id or "", self.rule)
+        if not rule.applies(path):
+            rule = self.rule if rule is not self.rule and self.rule.applies(path) else Rule()
         self._count(operation_id, rule)
         try:
             low, high = parse_delay(delay_header) if delay_header is not None else rule.delay_ms
@@ -167,6 +187,17 @@ class Chaos:
             self.rule = Rule()
         else:
             self.operations.pop(operation_id or "", None)
+
+
+def _pattern(given: object) -> re.Pattern[str] | None:
+    if given is None:
+        return None
+    if not isinstance(given, str) or not 0 < len(given) <= 500:
+        raise ChaosError("path must be a regular expression of the whole path, e.g. '/lead/ld_12[0-9]' (or null)")
+    try:
+        return re.compile(given)
+    except re.error as exc:
+        raise ChaosError(f"path is not a regular expression: {exc}") from None
 
 
 def failure_problem(status: int) -> ApiProblem:

@@ -98,7 +98,7 @@ class BoundedBodyApp:
             return None
         try:
             operation = self.controls.route(request.method, path) if chaos.operations else None
-            delay, failure = chaos.decide(operation, delay_header, fail_header)
+            delay, failure = chaos.decide(operation, delay_header, fail_header, path)
         except ApiProblem as problem:
             extra[FAIL_KEY] = problem  # the app answers it, with CORS headers
             return None

@@ -337,3 +337,18 @@ def test_more_fault_kinds_empty_a_broken_chunk_and_a_dribbled_body(serve: Serve)
     assert {"simulated: empty", "simulated: chunk", "simulated: dribble"} <= set(verdicts)
     rule = requests.put(f"{base}/_mock/chaos", json={"fail_with": ["empty", "chunk", "dribble", "drop"]}, timeout=5)
     assert rule.status_code == 200
+
+
+def test_rules_aimed_at_a_lead_or_a_path(serve: Serve) -> None:
+    base, _ = serve()
+    at_lead = {"fail_rate": 1, "fail_with": [503], "lead": "ld_124"}
+    assert requests.put(f"{base}/_mock/chaos", json=at_lead, timeout=5).json()["all"]["lead"] == "ld_124"
+    assert requests.get(f"{base}/lead/ld_124", headers=AUTH, timeout=5).status_code == 503
+    assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code == 200
+    requests.delete(f"{base}/_mock/chaos", timeout=5)
+    at_path = {"fail_rate": 1, "fail_with": [500], "path": "/lead/ld_12[0-3]", "times": 1}
+    requests.put(f"{base}/_mock/chaos/getLead", json=at_path, timeout=5)
+    assert requests.get(f"{base}/lead/ld_999", headers=AUTH, timeout=5).status_code == 404  # not aimed at
+    assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code == 500
+    assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code == 200  # once only
+    assert requests.put(f"{base}/_mock/chaos", json={"path": "(unclosed"}, timeout=5).status_code == 400
