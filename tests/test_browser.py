@@ -243,3 +243,49 @@ def test_try_it_out_sends_prefer_and_x_mock_headers(browser: Any, mock: tuple[in
         assert "preference-applied: code=404" in operation.locator(".live-responses-table").inner_text().lower()
     finally:
         context.close()
+
+
+THROUGH_THE_PROXY = """async (api) => {
+  const auth = {Authorization: "Bearer kbn_pat_demo"};
+  const seen = {};
+  const forced = await fetch(api + "/lead/ld_123", {headers: {...auth, Prefer: "code=404", "X-Request-Id": "r-1"}});
+  seen.forced = [forced.status, forced.headers.get("Preference-Applied"), forced.headers.get("X-Contract-Verdict")];
+  const anonymous = await fetch(api + "/lead/ld_123");
+  seen.challenge = [anonymous.status, anonymous.headers.get("WWW-Authenticate")];
+  return seen;
+}"""
+
+
+def test_a_front_end_uses_the_validating_proxy_with_the_mocks_cors(
+    browser: Any, page_port: int, mock: tuple[int, Path], tmp_path: Path
+) -> None:
+    """Issue #21: the proxy let only Authorization and Content-Type through its preflight (not Prefer or
+    X-Request-Id), and WWW-Authenticate and Preference-Applied read as null."""
+    port, _ = mock
+    proxy_port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server", "--port", str(proxy_port), "--proxy", f"http://127.0.0.1:{port}",
+         "--journal", str(tmp_path / "journal.jsonl")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    context = browser.new_context()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{proxy_port}/_mock/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        page = context.new_page()
+        page.goto(f"http://localhost:{page_port}/")
+        seen = page.evaluate(THROUGH_THE_PROXY, f"http://127.0.0.1:{proxy_port}")
+    finally:
+        context.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    assert seen["forced"] == [404, "code=404", "ok"], seen
+    assert seen["challenge"][0] == 401
+    assert seen["challenge"][1].startswith("Bearer "), seen
