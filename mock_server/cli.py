@@ -22,7 +22,7 @@ from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.controls import Controls
 from mock_server.http_layer import HeadLimits
 from mock_server.journal import Journal
-from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, PortBusy, ensure_free
+from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
 from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
 from mock_server.reload import Reloader
 from mock_server.scenarios import SCENARIOS
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fail-with",
-        default="500,503",
+        default=",".join(map(str, Rule().fail_with)),
         metavar="LIST",
         help="the failures to choose from: statuses 400-599 and/or 'drop' (default 500,503)",
     )
@@ -110,8 +110,8 @@ def _global_rule(args: argparse.Namespace) -> Rule:
         sys.exit(f"leadvibe-mock: {exc}")
 
 
-def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -> str:
-    """Where everything is: the docs, the admin API, the demo tokens."""
+def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None, chaos: Rule) -> str:
+    """Where everything is: the docs, the admin API, the demo tokens; the start-up chaos in force."""
     more = f" (and {also})" if also else ""
     return (
         f"leadvibe-mock: {leads} leads from {seed}, scenario '{scenario}'; serving {base}{more}\n"
@@ -122,6 +122,7 @@ def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -
         f"  force a response:  -H 'Prefer: code=404'   slow/fail one request:  -H 'X-Mock-Delay: 300' "
         f"-H 'X-Mock-Fail: 503'\n"
         f"  try:  curl -H 'Authorization: Bearer kbn_pat_demo' {base}/lead/ld_123"
+        + (f"\n  CHAOS IN FORCE for every request (--delay/--fail-rate):  {chaos.describe()}" if chaos.active else "")
     )
 
 
@@ -148,12 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     body_timeout = args.body_timeout if args.body_timeout is not None else state.spec.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
-    try:
-        ensure_free(args.host, args.port)
-    except PortBusy as exc:
-        sys.exit(f"leadvibe-mock: {exc}; choose another with --port")
-    except OSError as exc:
-        sys.exit(f"leadvibe-mock: cannot listen on {args.host}:{args.port}: {exc}")
+    exit_if_busy(args.host, args.port)
     also = None
     if args.host in LOOPBACK_NAMES:
         forwarder = LoopbackForwarder(args.port)
@@ -168,11 +164,19 @@ def main(argv: list[str] | None = None) -> None:
             )
     if not args.quiet:
         print(
-            banner(f"http://{args.host}:{args.port}", state.store.lead_count(), args.seed, args.scenario, also),
+            banner(
+                base_url(args.host, args.port),
+                state.store.lead_count(),
+                args.seed,
+                args.scenario,
+                also,
+                controls.chaos.rule,
+            ),
             flush=True,
         )
     server = BoundedBodyApp(
         app, max_body_bytes=state.spec.max_request_bytes, body_timeout=body_timeout, controls=controls
     )
-    on_start = [] if args.no_reload else [Reloader(server, config).start]
-    serve(server, args.host, args.port, HeadLimits.of(state.spec, body_timeout), on_start, server.record_refusal)
+    limits = HeadLimits.of(state.spec, body_timeout)
+    on_start = [] if args.no_reload else [Reloader(server, config, limits).start]
+    serve(server, args.host, args.port, limits, on_start, server.record_refusal)

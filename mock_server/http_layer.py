@@ -59,8 +59,8 @@ FEED_SLICE = 4096
 _REQUEST_LINE_SLACK = 64
 
 
-@dataclass(frozen=True)
-class HeadLimits:
+@dataclass
+class HeadLimits:  # changed in place on reload (reload.py), so every connection reads the new limits
     """How large a request's head may be, and how long it may take to arrive."""
 
     max_target_bytes: int

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from leadvibe_contract.contract import SpecError, load_contract
 from mock_server.config import LOCAL_ORIGINS
 from mock_server.http_layer import HeadLimits
+from mock_server.listen import base_url, exit_if_busy
 from mock_server.proxy import ValidatingProxy
 from mock_server.proxy_journal import Journal, read_journal, summary
 from mock_server.serving import serve
@@ -90,12 +91,13 @@ def serve_proxy(args: argparse.Namespace) -> None:
     body_timeout = args.body_timeout if args.body_timeout is not None else contract.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
+    exit_if_busy(args.host, args.port)  # before the journal is emptied: it may be another proxy's
     journal_path: Path = args.journal.resolve()
     Journal(journal_path).start()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.quiet:
         print(
-            f"leadvibe-mock: validating proxy to {upstream}; serving http://{args.host}:{args.port}; "
+            f"leadvibe-mock: validating proxy to {upstream}; serving {base_url(args.host, args.port)}; "
             f"journal {journal_path}",
             flush=True,
         )
@@ -108,6 +110,6 @@ def serve_proxy(args: argparse.Namespace) -> None:
         body_timeout,
     )
     try:
-        serve(proxy, args.host, args.port, HeadLimits.of(contract, body_timeout))
+        serve(proxy, args.host, args.port, HeadLimits.of(contract, body_timeout), date_header=False)
     finally:
         print(summary(read_journal(journal_path), journal_path), flush=True)

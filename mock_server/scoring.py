@@ -103,9 +103,12 @@ def hourly_scores(
     start: datetime,
     end: datetime,
 ) -> Iterator[tuple[datetime, int]]:
-    """The score at every full hour in [start, end], as of that instant (events are sorted by time)."""
+    """The score at every full hour in [start, end], as of that instant (events are sorted by time).
+    No hour is stepped to past `end`: at the calendar's last hour, that step would overflow."""
     hour = floor_hour(start)
     if hour < start:
+        if end - hour < HOUR:
+            return
         hour += HOUR
     index = 0
     score = 0
@@ -124,6 +127,8 @@ def hourly_scores(
                 score = _step(score, rule.weight)
             index += 1
         yield hour, score
+        if end - hour < HOUR:
+            return
         hour += HOUR
 
 

@@ -29,7 +29,10 @@ from mock_server.problems import (
 )
 from mock_server.timeutil import Clock, parse_timestamp
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+# ASCII digits only, the whole text: `\d`, `int()` and `float()` also take fullwidth digits (U+FF11),
+# `float()` underscores and surrounding white space, and `$` a trailing newline.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Errors listed per value. jsonschema-rs computes every error of a value at once, each carrying a copy of
 # the value it is about (3,000 bad metadata keys: 7.8 s and 2 GB), so a value of more than
 # _FULL_REPORT_VALUES values gets its first error only (found with `validate`, which stops there).
@@ -54,10 +57,12 @@ def _coerce(raw: str, json_type: str | None) -> Any:
     if json_type not in ("integer", "number"):
         return raw
     try:
-        if _INTEGER.match(raw):
+        if _INTEGER.fullmatch(raw):
             return int(raw)
+        if not _NUMBER.fullmatch(raw):
+            return raw
         number = float(raw)
-    except ValueError:
+    except ValueError:  # an integer of more than 4,300 digits
         return raw
     if not math.isfinite(number):
         return raw
