@@ -359,15 +359,15 @@ def _top_level_properties(spec: Contract, schema: Any) -> Iterator[tuple[str, Ma
 def _compile_responses(
     spec: Contract, operation: Mapping[str, Any], pointer: str, registry: jsonschema_rs.Registry | None = None
 ) -> dict[int, Validator | None]:
-    """A validator per documented status (the last media type's); with `registry`, of the closed copy."""
+    """A validator per documented status, of its first media type (the one the mock serves: an error's
+    problem document before a deployment's plain JSON); with `registry`, of the closed copy."""
     compiled: dict[int, Validator | None] = {}
     for status, raw in operation.get("responses", {}).items():
         base = raw["$ref"].removeprefix("#") if "$ref" in raw else f"{pointer}/responses/{status}"
-        response = spec.resolve(raw)
-        content = response.get("content", {})
+        content = spec.resolve(raw).get("content", {})
         validator = None
-        for media_type in content:
-            schema_pointer = f"{base}/content/{_escape(media_type)}/schema"
+        if content:
+            schema_pointer = f"{base}/content/{_escape(next(iter(content)))}/schema"
             validator = spec.validator(schema_pointer) if registry is None else _validator(registry, schema_pointer)
         compiled[int(status)] = validator
     return compiled
@@ -383,7 +383,8 @@ def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
     exactly what is declared. Every object schema with `properties` or `allOf` and no
     `additionalProperties` of its own gets `unevaluatedProperties: false`, except where it is a part of
     an `allOf` (there the whole, not the part, is closed): such a part refers to an open copy of its
-    component (`<Name>__open`). Request bodies are closed in the spec itself and unaffected.
+    component (`<Name>__open`). A deployment may leave a null field out; the mock sends it, so every
+    declared property whose schema admits null is required here. Only responses are validated with it.
     """
     import copy
 
@@ -409,6 +410,9 @@ def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
                     close(child)
             elif key not in ("example", "examples", "enum", "const", "default", "x-decisions"):
                 close(value)
+        nullable = [name for name, prop in node.get("properties", {}).items() if _admits_null(document, prop)]
+        if nullable:
+            node["required"] = [*node.get("required", []), *(n for n in nullable if n not in node.get("required", []))]
         is_object = "properties" in node or "allOf" in node
         if is_object and not part and "additionalProperties" not in node and "$ref" not in node:
             node["unevaluatedProperties"] = False
@@ -422,6 +426,11 @@ def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
         close(item)
     close(closed.get("components", {}).get("responses", {}))
     return closed
+
+
+def _admits_null(document: Mapping[str, Any], schema: Any) -> bool:
+    declared = resolve_ref(document, schema).get("type") if isinstance(schema, Mapping) else None
+    return declared == "null" or (isinstance(declared, list) and "null" in declared)
 
 
 @functools.cache

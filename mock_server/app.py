@@ -134,7 +134,9 @@ def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
         cookies = raw_cookies(environ["HTTP_COOKIE"]) if "HTTP_COOKIE" in environ else {}
         query = request.args.to_dict(flat=False) if takes_query and environ.get("QUERY_STRING") else {}
         body = request.get_data(cache=False) if operation.body is not None else b""
-        valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body, cookies)
+        valid = state.validator.validate(
+            operation, path, query, environ.get("CONTENT_TYPE"), body, cookies, environ.get("QUERY_STRING", "")
+        )
         if "HTTP_PREFER" in environ:
             prefer = parse_prefer(environ["HTTP_PREFER"])
             if prefer.any:

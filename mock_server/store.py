@@ -176,8 +176,8 @@ class Deletion:
 class StoreLimits:
     """Limits of the contract the store enforces, read from openapi.yaml."""
 
-    max_metadata_keys: int
     retention: timedelta  # how far back score history goes: the largest `days` the spec accepts
+    max_metadata_keys: int = 200  # the mock's own: the docs give no limit (openapi.yaml, LeadMetadata)
     # What an OU may hold (README, Limits and abuse): memory stays bounded under any stream of requests.
     max_leads_per_ou: int = 10_000
     max_events_per_lead: int = 200
@@ -193,7 +193,6 @@ class StoreLimits:
         return cls(
             last_active_windows=tuple(listing.parameter("last_active").enum),
             created_windows=tuple(listing.parameter("range").enum),
-            max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]),
             retention=timedelta(days=int(spec.component_parameter("Days")["schema"]["maximum"])),
             max_leads_per_ou=spec.limit("x-max-leads-per-ou"),
             max_events_per_lead=spec.limit("x-max-events-per-lead"),
@@ -518,6 +517,8 @@ class LeadStore:
         """PUT: `owner_name` and/or `metadata` (which replaces the whole object)."""
         with self._lock:
             lead = self._visible(scope, lead_id)
+            if len(changes.get("metadata", ())) > self._limits.max_metadata_keys:  # all or nothing
+                raise MetadataFull(len(changes["metadata"]), self._limits.max_metadata_keys)
             if "owner_name" in changes:
                 lead.owner_name = changes["owner_name"]
             if "metadata" in changes:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
 
 from jsonschema_rs import ValidationError, Validator
 
@@ -48,6 +49,19 @@ class ValidRequest:
     query: Mapping[str, Any]
     body: Any
     given: frozenset[str] = frozenset()  # the query parameters the client actually sent
+
+
+def undecodable_query(query_string: str) -> list[FieldError]:
+    """Query parameters whose percent-escapes are not UTF-8. Werkzeug keeps such a value as its literal
+    text, which every string schema without a pattern would accept as if the client had sent it."""
+    found = []
+    for pair in query_string.split("&") if "%" in query_string else ():
+        name, _, value = pair.partition("=")
+        try:
+            unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            found.append(FieldError("query", unquote(name, errors="replace"), "is not valid UTF-8"))
+    return found
 
 
 def _coerce(raw: str, json_type: str | None) -> Any:
@@ -176,8 +190,9 @@ class RequestValidator:
         content_type: str | None,
         body: bytes,
         cookies: Mapping[str, str] | None = None,
+        query_string: str = "",
     ) -> ValidRequest:
-        errors: list[FieldError] = []
+        errors: list[FieldError] = undecodable_query(query_string)
         values: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "cookie": {}}
         for parameter in operation.parameters:
             if parameter.location == "path":
