@@ -84,6 +84,9 @@ class BodySpec:
     # Top-level fields with a size limit as compact JSON (`x-max-serialized-bytes`), in bytes.
     size_limits: Mapping[str, int] = field(default_factory=dict)
     examples: Mapping[str, Any] = field(default_factory=dict)  # media type -> the documented example
+    # The alternatives of a `oneOf` body, by component name: request bodies are open, so which one a body
+    # is cannot be told from the fields it carries (an unknown field may share a name with another form's).
+    forms: Mapping[str, Validator] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -341,8 +344,18 @@ def _compile_body(spec: Contract, operation: Mapping[str, Any], pointer: str) ->
             examples[media_type] = media["example"]
         elif media.get("examples"):
             examples[media_type] = spec.resolve(next(iter(media["examples"].values())))["value"]
+    forms = {
+        option["$ref"].rsplit("/", 1)[-1]: spec.validator(option["$ref"].removeprefix("#"))
+        for media in content.values()
+        for option in spec.resolve(media.get("schema", {})).get("oneOf", [])
+        if "$ref" in option
+    }
     return BodySpec(
-        required=bool(body.get("required", False)), media_types=media_types, size_limits=limits, examples=examples
+        required=bool(body.get("required", False)),
+        media_types=media_types,
+        size_limits=limits,
+        examples=examples,
+        forms=forms,
     )
 
 
@@ -385,6 +398,7 @@ def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
     an `allOf` (there the whole, not the part, is closed): such a part refers to an open copy of its
     component (`<Name>__open`). A deployment may leave a null field out; the mock sends it, so every
     declared property whose schema admits null is required here. Only responses are validated with it.
+    (Request bodies are open too: a server ignores the fields it does not know.)
     """
     import copy
 

@@ -543,11 +543,11 @@ class LeadStore:
             return lead.view()
 
     def set_owner(self, scope: Scope, lead_id: str, owner_id: str | None, owner_name: str | None) -> dict[str, Any]:
-        """POST /leads/{id}/owner: assign when an id or a name is given, else unassign."""
+        """POST /leads/{id}/owner: assign when an `owner_id` is given, else unassign (docs §13.1)."""
         with self._lock:
             lead = self._visible(scope, lead_id)
-            assigned = owner_id is not None or owner_name is not None
-            lead.owner_id, lead.owner_name = (owner_id, owner_name) if assigned else (None, None)
+            assigned = owner_id is not None
+            lead.owner_id, lead.owner_name = (owner_id, owner_name or owner_id) if assigned else (None, None)
             self._touch(lead, self._clock())
             return {"status": "ok", "message": "owner assigned" if assigned else "owner unassigned"}
 

@@ -49,6 +49,7 @@ class ValidRequest:
     query: Mapping[str, Any]
     body: Any
     given: frozenset[str] = frozenset()  # the query parameters the client actually sent
+    form: str | None = None  # which alternative of a `oneOf` body it is (BodySpec.forms)
 
 
 def undecodable_query(query_string: str) -> list[FieldError]:
@@ -212,7 +213,9 @@ class RequestValidator:
         if errors:
             raise validation_error(errors)
         self._check_sizes(operation, parsed)
-        return ValidRequest(path=values["path"], query=values["query"], body=parsed, given=frozenset(query))
+        forms = operation.body.forms if operation.body is not None else {}
+        form = next((name for name, validator in forms.items() if validator.is_valid(parsed)), None)
+        return ValidRequest(values["path"], values["query"], parsed, frozenset(query), form)
 
     def _parameter(self, parameter: ParameterSpec, raw_values: Sequence[str], into: dict[str, Any]) -> list[FieldError]:
         if not raw_values:

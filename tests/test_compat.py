@@ -175,8 +175,8 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
         NON_BREAKING,
         "['/leads'].get.parameters",
     ),
-    "security loosened (Basic added)": (
-        lambda d: d["paths"]["/leads"]["get"].update(security=[{"bearerAuth": []}, {"basicAuth": []}]),
+    "security loosened (an alternative added)": (
+        lambda d: d["paths"]["/leads"]["get"].update(security=[{"bearerAuth": []}, {"basicAuth": []}, {}]),
         NON_BREAKING,
         "$.paths['/leads'].get.security",
     ),

@@ -44,12 +44,16 @@ def test_put_is_what_get_returns(client: FlaskClient, clock: FakeClock) -> None:
     assert client.get("/leads/ld_123", headers=AUTH).get_json() == got
 
 
-def test_put_refuses_read_only_unknown_and_empty_bodies(client: FlaskClient) -> None:
-    assert field_names(client.put("/lead/ld_123", json={"score": 99, "lead_id": "x"}, headers=AUTH)) == {
-        "/score",
-        "/lead_id",
-    }
+def test_put_ignores_read_only_and_unknown_fields_and_refuses_an_empty_body(client: FlaskClient) -> None:
+    """Request bodies are open (the docs never say an unknown field is refused): ignored, never stored."""
+    before = client.get("/lead/ld_123", headers=AUTH).get_json()
+    put = client.put("/lead/ld_123", json={"score": 99, "lead_id": "x", "owner_name": "Ada"}, headers=AUTH)
+    assert put.status_code == 200
+    assert (put.get_json()["score"], put.get_json()["lead_id"], put.get_json()["owner_name"]) == (75, "ld_123", "Ada")
+    assert "x" not in {lead["lead_id"] for lead in client.get("/leads", headers=AUTH).get_json()["leads"]}
+    assert before["score"] == 75
     assert field_names(client.put("/lead/ld_123", json={}, headers=AUTH)) == {""}
+    client.put("/lead/ld_123", json={"owner_name": "Jane Smith"}, headers=AUTH)
     assert client.get("/lead/ld_123", headers=AUTH).get_json()["owner_name"] == "Jane Smith"
 
 

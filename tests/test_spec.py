@@ -42,16 +42,6 @@ EXPECTED_OPERATIONS = {
     "listScoreGains": ("get", "/score-gains"),
     "setLeadOwner": ("post", "/leads/{leadID}/owner"),
 }
-# Schemas of request bodies only: closed. Every other object schema is a response's: open for extension.
-REQUEST_SCHEMAS = {
-    "LeadUpdate",
-    "AliasInput",
-    "IngestEventByAliases",
-    "IngestEventByLeadId",
-    "IngestEventByLegacyAlias",
-    "ActiveOrgUnitRequest",
-    "OwnerAssignment",
-}
 
 
 def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -160,14 +150,14 @@ def test_every_operation_documents_its_errors(document: dict[str, Any]) -> None:
                 assert list(response["content"]) == ["application/json"], f"{label} {status}"
 
 
-def test_request_bodies_are_closed_and_responses_open_for_extension(document: dict[str, Any]) -> None:
-    closed = set()
-    for name, schema in document["components"]["schemas"].items():
-        for pointer, node in walk(schema, f"/components/schemas/{name}"):
-            if isinstance(node, dict) and "properties" in node and node.get("additionalProperties") is False:
-                closed.add(name)
-                assert name in REQUEST_SCHEMAS, f"{pointer}: a response object must stay open for extension"
-    assert closed == REQUEST_SCHEMAS
+def test_request_bodies_and_responses_are_open_for_extension(document: dict[str, Any]) -> None:
+    """The docs never say an unknown field is refused: no object of the spec is closed (issue 18)."""
+    closed = [
+        pointer
+        for pointer, node in walk(document)
+        if isinstance(node, dict) and node.get("additionalProperties") is False
+    ]
+    assert closed == []
 
 
 def _validator(spec: Contract, operation_id: str, status: int, *, closed: bool) -> Any:
