@@ -25,20 +25,7 @@ from leadvibe_contract.windows import WindowError, check_windows
 SPEC_URI = "urn:leadvibe:openapi"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Vendor extensions of openapi.yaml that carry limits JSON Schema cannot express.
-MAX_REQUEST_BYTES_KEY = "x-max-request-bytes"
 MAX_SERIALIZED_BYTES_KEY = "x-max-serialized-bytes"
-# Limits of `info` that bound what a server holds and how long a request may take (README, Limits and abuse).
-INFO_LIMIT_KEYS = (
-    "x-request-body-timeout-seconds",
-    "x-max-json-depth",
-    "x-max-leads-per-ou",
-    "x-max-events-per-lead",
-    "x-max-aliases-per-lead",
-    "x-max-deletions-per-ou",
-    "x-max-request-target-bytes",
-    "x-max-header-fields",
-    "x-max-header-bytes",
-)
 
 
 READ_METHODS = frozenset({"get", "head", "options"})
@@ -145,20 +132,6 @@ class Contract:
 
     def component_validator(self, name: str) -> Validator:
         return self.validator(f"/components/schemas/{name}")
-
-    @property
-    def max_request_bytes(self) -> int:
-        return int(self.document["info"][MAX_REQUEST_BYTES_KEY])
-
-    def limit(self, key: str) -> int:
-        """A limit of `info` (one of INFO_LIMIT_KEYS), stated once in the spec."""
-        if key not in INFO_LIMIT_KEYS:
-            raise KeyError(f"{key} is not a limit of info")
-        return int(self.document["info"][key])
-
-    @property
-    def request_body_timeout(self) -> float:
-        return float(self.document["info"]["x-request-body-timeout-seconds"])
 
     def component_parameter(self, name: str) -> Mapping[str, Any]:
         """A parameter of `components/parameters` with its schema resolved (a limit stated there once)."""
@@ -277,10 +250,6 @@ def compile_spec(document: Mapping[str, Any]) -> Contract:
             write=write_plan(operation_id, operation, places, path_names) if method not in READ_METHODS else None,
             raw=operation,
         )
-    for key in (MAX_REQUEST_BYTES_KEY, *INFO_LIMIT_KEYS):
-        value = document.get("info", {}).get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise SpecError(f"info.{key} must be a positive integer, not {value!r}")
     return Contract(document=document, operations=operations, registry=registry)
 
 

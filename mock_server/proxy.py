@@ -13,7 +13,7 @@ findings: whatever it meets, the exchange passes through unchanged. What the pro
 
 - the upstream cannot be reached or fails mid-answer: a 502 problem; it takes longer than
   `--upstream-timeout` for the whole exchange: a 504 problem (never a hang);
-- a request body over `info.x-max-request-bytes`, or one that does not arrive within the body timeout:
+- a request body over `max_request_bytes` (mock_server.limits), or one not arriving within the body timeout:
   the mock's 413 / 408 problems (it is never forwarded);
 - CORS, exactly as the mock: preflights from an allowed origin are answered here, and a response to an
   allowed origin carries the mock's CORS headers instead of the upstream's (which name the upstream's

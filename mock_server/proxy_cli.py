@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from leadvibe_contract.contract import SpecError, load_contract
 from mock_server.config import LOCAL_ORIGINS
 from mock_server.http_layer import HeadLimits
+from mock_server.limits import LIMITS
 from mock_server.proxy import ValidatingProxy
 from mock_server.proxy_journal import Journal, read_journal, summary
 from mock_server.serving import serve
@@ -87,7 +88,7 @@ def serve_proxy(args: argparse.Namespace) -> None:
         sys.exit(f"leadvibe-mock: {exc}")
     if args.upstream_timeout <= 0:
         sys.exit("leadvibe-mock: --upstream-timeout must be positive")
-    body_timeout = args.body_timeout if args.body_timeout is not None else contract.request_body_timeout
+    body_timeout = args.body_timeout if args.body_timeout is not None else LIMITS.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
     journal_path: Path = args.journal.resolve()
@@ -104,7 +105,7 @@ def serve_proxy(args: argparse.Namespace) -> None:
         journal_path,
         args.upstream_timeout,
         tuple(args.cors_origin or LOCAL_ORIGINS),
-        contract.max_request_bytes,
+        LIMITS.max_request_bytes,
         body_timeout,
     )
     try:

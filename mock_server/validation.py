@@ -22,6 +22,7 @@ from jsonschema_rs import ValidationError, Validator
 from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec
 from leadvibe_contract.rules import broken_rules
 from mock_server.json_body import BodyRefused, encodable, read_json
+from mock_server.limits import LIMITS
 from mock_server.problems import (
     FieldError,
     payload_too_large,
@@ -181,7 +182,7 @@ class RequestValidator:
     def __init__(self, spec: Contract, clock: Clock) -> None:
         self._spec = spec
         self._clock = clock
-        self._max_depth = spec.limit("x-max-json-depth")
+        self._max_depth = LIMITS.max_json_depth
 
     def validate(
         self,

@@ -19,6 +19,7 @@ from leadvibe_contract.contract import Contract
 from mock_server.auth import Scope
 from mock_server.errors import LimitReached
 from mock_server.journal import Journal
+from mock_server.limits import LIMITS
 from mock_server.store import IngestRequest, LeadQuery, LeadStore
 from mock_server.timeutil import format_timestamp
 from tests.conftest import DEMO, FakeClock, bearer, problem
@@ -164,11 +165,14 @@ def _limited(store: LeadStore, **limits: Any) -> None:
     store._limits = dataclasses.replace(store._limits, **limits)
 
 
-def test_the_limits_are_read_from_the_spec(spec: Contract, store: LeadStore) -> None:
-    assert store._limits.max_leads_per_ou == spec.document["info"]["x-max-leads-per-ou"]
-    assert store._limits.max_events_per_lead == spec.document["info"]["x-max-events-per-lead"]
-    assert store._limits.max_aliases_per_lead == spec.document["info"]["x-max-aliases-per-lead"]
-    assert store._limits.max_deletions_per_ou == spec.document["info"]["x-max-deletions-per-ou"]
+def test_the_limits_are_the_mocks_own_configuration_not_the_spec(spec: Contract, store: LeadStore) -> None:
+    """The docs state no such limit (issue 18): they live in mock_server.limits, not in openapi.yaml."""
+    assert store._limits.max_leads_per_ou == LIMITS.max_leads_per_ou
+    assert store._limits.max_events_per_lead == LIMITS.max_events_per_lead
+    assert store._limits.max_aliases_per_lead == LIMITS.max_aliases_per_lead
+    assert store._limits.max_deletions_per_ou == LIMITS.max_deletions_per_ou
+    assert store._limits.max_metadata_keys == LIMITS.max_metadata_keys
+    assert not [key for key in spec.document["info"] if key.startswith("x-max")]
 
 
 def test_a_full_ou_refuses_a_new_lead_with_a_409_and_changes_nothing(client: FlaskClient, store: LeadStore) -> None:

@@ -15,6 +15,7 @@ from leadvibe_contract.contract import Contract, load_contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, MetadataFull
+from mock_server.limits import LIMITS
 from mock_server.seed import DEFAULT_SEED, load_seed
 from mock_server.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
 from mock_server.timeutil import parse_timestamp
@@ -88,7 +89,7 @@ def test_patch_merges_and_removes_keys_sent_as_null(lead_store: LeadStore) -> No
 
 
 def test_a_patch_beyond_the_key_limit_is_a_conflict_that_changes_nothing(lead_store: LeadStore) -> None:
-    limit = StoreLimits.max_metadata_keys  # the mock's own limit (the docs give none)
+    limit = LIMITS.max_metadata_keys  # the mock's own limit (the docs give none)
     lead_store.update_lead(DEFAULT, "ld_123", {"metadata": {f"k{i}": i for i in range(limit - 2)}})
     before = lead_store.get_lead(DEFAULT, "ld_123")
     with pytest.raises(MetadataFull, match=f"at most {limit}"):
