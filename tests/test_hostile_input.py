@@ -358,3 +358,14 @@ def test_the_log_line_and_the_journal_escape_what_a_client_sent() -> None:
     entry = journal.recent(1)[0]
     orjson.dumps(entry)  # valid Unicode: a lone surrogate would raise here
     assert "\\udcff" in entry["path"]
+
+
+def test_leadvibe_mock_help_lists_every_limit_of_the_mock() -> None:
+    from dataclasses import fields
+
+    from mock_server.cli import build_parser
+
+    shown = build_parser().format_help()
+    for item in fields(LIMITS):
+        row = next((line for line in shown.splitlines() if line.split()[:1] == [item.name]), "")
+        assert str(getattr(LIMITS, item.name)) in row, item.name
