@@ -22,7 +22,7 @@ def _document() -> dict[str, Any]:
 
 
 def test_the_rules_between_parameters_come_from_the_spec(spec: Contract) -> None:
-    assert spec.operations["listLeads"].rules == (Ordered("min_score", "max_score"),)
+    assert spec.operations["listLeads"].rules == ()  # min_score above max_score: an empty page (issue 18)
     assert spec.operations["getScoreHistory"].rules == (
         Exclusive(("days",), ("start_date", "end_date")),
         Ordered("start_date", "end_date", high_defaults_to_now=True),
@@ -39,7 +39,7 @@ def test_the_rules_between_parameters_come_from_the_spec(spec: Contract) -> None
     ],
 )
 def test_ordered_numbers(spec: Contract, given: dict[str, Any], broken: tuple[str, ...] | None) -> None:
-    verdict = first_broken(spec.operations["listLeads"].rules, given, NOW)
+    verdict = first_broken((Ordered("min_score", "max_score"),), given, NOW)
     assert (verdict.names if isinstance(verdict, Broken) else None) == broken
 
 
