@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from leadvibe_contract.contract import Contract, SpecError, compile_spec, default_spec_path
-from leadvibe_contract.rules import AMBIGUOUS, Broken, Exclusive, Ordered, first_broken
+from leadvibe_contract.rules import AMBIGUOUS, Broken, Ordered, first_broken
 from leadvibe_contract.windows import window
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -23,10 +23,8 @@ def _document() -> dict[str, Any]:
 
 def test_the_rules_between_parameters_come_from_the_spec(spec: Contract) -> None:
     assert spec.operations["listLeads"].rules == ()  # min_score above max_score: an empty page (issue 18)
-    assert spec.operations["getScoreHistory"].rules == (
-        Exclusive(("days",), ("start_date", "end_date")),
-        Ordered("start_date", "end_date", high_defaults_to_now=True),
-    )
+    # Days beside dates: the dates win; a window ending before it starts is empty (issue 18): no rule.
+    assert spec.operations["getScoreHistory"].rules == ()
     assert not spec.operations["getLead"].rules
 
 
@@ -44,9 +42,9 @@ def test_ordered_numbers(spec: Contract, given: dict[str, Any], broken: tuple[st
 
 
 def test_history_rules_with_the_clock(spec: Contract) -> None:
-    rules = spec.operations["getScoreHistory"].rules
+    rules = (Ordered("start_date", "end_date", high_defaults_to_now=True),)
     hour = timedelta(hours=1)
-    assert isinstance(first_broken(rules, {"days": 3, "end_date": NOW}, NOW), Broken)
+    assert first_broken(rules, {"days": 3, "end_date": NOW}, NOW) is None  # the dates take precedence
     assert isinstance(first_broken(rules, {"start_date": NOW, "end_date": NOW - hour}, NOW), Broken)
     assert first_broken(rules, {"start_date": NOW - hour, "end_date": NOW}, NOW) is None
     assert isinstance(first_broken(rules, {"start_date": NOW + hour}, NOW), Broken)  # ends now: start is future
