@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from mock_server.chaos import ChaosError, Rule
 from mock_server.json_body import BodyRefused, read_json
+from mock_server.limits import LIMITS
 from mock_server.numbers import whole_number
 from mock_server.problems import ApiProblem, FieldError
 from mock_server.scenarios import SCENARIOS, apply_scenario, describe, scenario_seed
@@ -21,7 +22,7 @@ admin = Blueprint("mock_admin", __name__)
 def _json_body() -> Any:
     """The JSON body, read as strictly as an operation's (`json_body.py`): no depth or string breaks it."""
     try:
-        body, _ = read_json(request.get_data(cache=True), mock_state(current_app).spec.limit("x-max-json-depth"))
+        body, _ = read_json(request.get_data(cache=True), LIMITS.max_json_depth)
     except BodyRefused as refused:
         errors = [FieldError("body", refused.pointer, refused.detail)]
         raise ApiProblem(400, "validation-error", f"Send a JSON body: {refused.detail}.", errors=errors) from None

@@ -30,6 +30,7 @@ from mock_server.cookies import cookie_attributes
 from mock_server.docs import docs
 from mock_server.errors import DomainError
 from mock_server.handlers import Call, Handler, Reply, all_handlers
+from mock_server.limits import LIMITS
 from mock_server.negotiation import QUERY_FORCING, QUERY_PREFIX, forced_response, parse_prefer, query_preferences
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, from_domain, method_not_allowed
 from mock_server.scenarios import apply_scenario, scenario_seed
@@ -138,7 +139,9 @@ def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
             wanted = ", ".join(filter(None, (wanted, query_preferences(request.args.to_dict(flat=False)))))
             query = {name: values for name, values in query.items() if name not in QUERY_FORCING}
         body = request.get_data(cache=False) if operation.body is not None else b""
-        valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body, cookies)
+        valid = state.validator.validate(
+            operation, path, query, environ.get("CONTENT_TYPE"), body, cookies, environ.get("QUERY_STRING", "")
+        )
         if wanted:
             prefer = parse_prefer(wanted)
             if prefer.any:
@@ -273,7 +276,7 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.url_map.redirect_defaults = False
-    app.config["MAX_CONTENT_LENGTH"] = spec.max_request_bytes
+    app.config["MAX_CONTENT_LENGTH"] = LIMITS.max_request_bytes
     app.extensions[EXTENSION] = state
     rules = flask_rules(spec)
     for operation in spec.operations.values():

@@ -22,6 +22,7 @@ from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.controls import Controls
 from mock_server.http_layer import HeadLimits
 from mock_server.journal import Journal
+from mock_server.limits import LIMITS, describe
 from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
 from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
 from mock_server.reload import Reloader
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A stateful mock of the LeadVibe lead API, driven by openapi.yaml.",
         epilog="Demo tokens: kbn_pat_demo (org_456: unit_default, unit_emea), kbn_pat_demo_emea (org_456: "
         "unit_emea), kbn_pat_other (org_789). Docs: /docs. Mock-only endpoints: /_mock/health, /_mock/reset, "
-        "/_mock/scenarios, /_mock/scenario, /_mock/chaos, /_mock/requests, /openapi.yaml (README).",
+        "/_mock/scenarios, /_mock/scenario, /_mock/chaos, /_mock/requests, /openapi.yaml (README).\n\n" + describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4010, help="port to listen on (default 4010)")
@@ -74,8 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long a request body may take to arrive before a 408 (default: the spec's "
-        "info.x-request-body-timeout-seconds)",
+        help="how long a request body may take to arrive before a 408 (default: the spec's mock_server.limits)",
     )
     parser.add_argument(
         "--scenario", default="demo", choices=list(SCENARIOS), help="the named state to start in (default demo)"
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"leadvibe-mock: {exc}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state = mock_state(app)
-    body_timeout = args.body_timeout if args.body_timeout is not None else state.spec.request_body_timeout
+    body_timeout = args.body_timeout if args.body_timeout is not None else LIMITS.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
     exit_if_busy(args.host, args.port)
@@ -174,9 +175,6 @@ def main(argv: list[str] | None = None) -> None:
             ),
             flush=True,
         )
-    server = BoundedBodyApp(
-        app, max_body_bytes=state.spec.max_request_bytes, body_timeout=body_timeout, controls=controls
-    )
-    limits = HeadLimits.of(state.spec, body_timeout)
-    on_start = [] if args.no_reload else [Reloader(server, config, limits).start]
-    serve(server, args.host, args.port, limits, on_start, server.record_refusal)
+    server = BoundedBodyApp(app, max_body_bytes=LIMITS.max_request_bytes, body_timeout=body_timeout, controls=controls)
+    on_start = [] if args.no_reload else [Reloader(server, config).start]
+    serve(server, args.host, args.port, HeadLimits.of(body_timeout), on_start, server.record_refusal)

@@ -13,7 +13,7 @@ findings: whatever it meets, the exchange passes through unchanged. What the pro
 
 - the upstream cannot be reached or fails mid-answer: a 502 problem; it takes longer than
   `--upstream-timeout` for the whole exchange: a 504 problem (never a hang);
-- a request body over `info.x-max-request-bytes`, or one that does not arrive within the body timeout:
+- a request body over `max_request_bytes` (mock_server.limits), or one not arriving within the body timeout:
   the mock's 413 / 408 problems (it is never forwarded);
 - a path with a dot segment or an encoded slash (`%2e%2e`, `..%2f`): a 400 problem, never forwarded, since
   the upstream would resolve it outside its base path. Every other path goes upstream exactly as sent

@@ -3,10 +3,10 @@
 Why polling (once a second, two `stat` calls) rather than inotify: no extra dependency, and it works on
 any file system (Docker bind mounts, network drives) where editors replace files in various ways.
 
-What is kept: after an edit of openapi.yaml the leads, the failure rules, the scenario and the journal
-stay; validation, limits and routes are the new spec's. After an edit of the seed the leads are the new
-seed's (in the current scenario). An edit that does not load (bad YAML, a spec the handlers do not
-match, a seed that breaks the contract) keeps the last good version serving, and says why.
+What is kept: after an edit of openapi.yaml the leads, the failure rules, the scenario and the journal stay;
+validation and routes are the new spec's (the mock's limits are its own: mock_server.limits). After an edit of
+the seed the leads are the new seed's (in the current scenario). An edit that does not load (bad YAML, a spec
+the handlers do not match, a seed that breaks the contract) keeps the last good version serving, and says why.
 """
 
 from __future__ import annotations
@@ -14,14 +14,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from leadvibe_contract.contract import default_spec_path, load_contract
 from mock_server.app import create_app
 from mock_server.config import MockConfig
-from mock_server.http_layer import HeadLimits
 from mock_server.serving import BoundedBodyApp
 from mock_server.state import mock_state
 
@@ -39,10 +37,9 @@ def _mtime(path: Path) -> int | None:
 class Reloader:
     """Watches the spec and the seed of `config`; swaps the app `server` runs."""
 
-    def __init__(self, server: BoundedBodyApp, config: MockConfig, limits: HeadLimits | None = None) -> None:
+    def __init__(self, server: BoundedBodyApp, config: MockConfig) -> None:
         self.server = server
         self.config = config
-        self.limits = limits  # the HTTP layer's, applied to every request head
         self.spec_path = config.spec_path or default_spec_path()
         self.seed_path = config.seed_path
         self.seen = (_mtime(self.spec_path), _mtime(self.seed_path))
@@ -79,12 +76,6 @@ class Reloader:
             _say(f"leadvibe-mock: NOT reloaded, still serving the last good version. {changed}: {exc}")
             return False
         self.server.app = app
-        spec = mock_state(app).spec
-        self.server.max_body_bytes = spec.max_request_bytes
-        if self.limits is not None:
-            new = HeadLimits.of(spec, self.limits.timeout)
-            for limit in fields(new):
-                setattr(self.limits, limit.name, getattr(new, limit.name))
         controls.reload_error = None
         kept = "leads reset to the new seed" if seed_changed else "leads kept"
         _say(f"leadvibe-mock: reloaded {changed} ({kept})")

@@ -23,6 +23,7 @@ from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, LimitReached, MetadataFull
 from mock_server.lead_index import LeadIndex
+from mock_server.limits import LIMITS
 from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores, score_at
 from mock_server.seed import LeadSeed, SeedData
 from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
@@ -174,10 +175,10 @@ class Deletion:
 
 @dataclass(frozen=True)
 class StoreLimits:
-    """Limits of the contract the store enforces, read from openapi.yaml."""
+    """Limits the store enforces: the spec's windows and retention, and the mock's own (mock_server.limits)."""
 
-    max_metadata_keys: int
     retention: timedelta  # how far back score history goes: the largest `days` the spec accepts
+    max_metadata_keys: int = 200
     # What an OU may hold (README, Limits and abuse): memory stays bounded under any stream of requests.
     max_leads_per_ou: int = 10_000
     max_events_per_lead: int = 200
@@ -193,12 +194,12 @@ class StoreLimits:
         return cls(
             last_active_windows=tuple(listing.parameter("last_active").enum),
             created_windows=tuple(listing.parameter("range").enum),
-            max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]),
             retention=timedelta(days=int(spec.component_parameter("Days")["schema"]["maximum"])),
-            max_leads_per_ou=spec.limit("x-max-leads-per-ou"),
-            max_events_per_lead=spec.limit("x-max-events-per-lead"),
-            max_aliases_per_lead=spec.limit("x-max-aliases-per-lead"),
-            max_deletions_per_ou=spec.limit("x-max-deletions-per-ou"),
+            max_leads_per_ou=LIMITS.max_leads_per_ou,
+            max_events_per_lead=LIMITS.max_events_per_lead,
+            max_aliases_per_lead=LIMITS.max_aliases_per_lead,
+            max_deletions_per_ou=LIMITS.max_deletions_per_ou,
+            max_metadata_keys=LIMITS.max_metadata_keys,
         )
 
 
@@ -518,6 +519,8 @@ class LeadStore:
         """PUT: `owner_name` and/or `metadata` (which replaces the whole object)."""
         with self._lock:
             lead = self._visible(scope, lead_id)
+            if len(changes.get("metadata", ())) > self._limits.max_metadata_keys:  # all or nothing
+                raise MetadataFull(len(changes["metadata"]), self._limits.max_metadata_keys)
             if "owner_name" in changes:
                 lead.owner_name = changes["owner_name"]
             if "metadata" in changes:
@@ -542,11 +545,11 @@ class LeadStore:
             return lead.view()
 
     def set_owner(self, scope: Scope, lead_id: str, owner_id: str | None, owner_name: str | None) -> dict[str, Any]:
-        """POST /leads/{id}/owner: assign when an id or a name is given, else unassign."""
+        """POST /leads/{id}/owner: assign when an `owner_id` is given, else unassign (docs §13.1)."""
         with self._lock:
             lead = self._visible(scope, lead_id)
-            assigned = owner_id is not None or owner_name is not None
-            lead.owner_id, lead.owner_name = (owner_id, owner_name) if assigned else (None, None)
+            assigned = owner_id is not None
+            lead.owner_id, lead.owner_name = (owner_id, owner_name or owner_id) if assigned else (None, None)
             self._touch(lead, self._clock())
             return {"status": "ok", "message": "owner assigned" if assigned else "owner unassigned"}
 

@@ -258,19 +258,18 @@ def test_start_up_chaos_is_shown_and_survives_setting_a_delay(serve: Serve) -> N
     assert rules == {"delay": "200", "fail_rate": 0.5, "fail_with": [500, 503]}
 
 
-def test_reload_applies_the_head_limits_and_serves_the_spec_in_force(serve: Serve, tmp_path: Path) -> None:
+def test_reload_serves_the_spec_in_force(serve: Serve, tmp_path: Path) -> None:
+    """/openapi.yaml is the spec validation uses: the edited one once it loads, the last good one after
+    an edit that does not load (the mock's own limits are not in the spec: mock_server.limits)."""
     spec = tmp_path / "openapi.yaml"
     shutil.copy(ROOT / "openapi.yaml", spec)
     base, log = serve("--spec", str(spec))
-    many = "".join(f"X-Extra-{index}: 1\r\n" for index in range(30))
-    assert _raw_get(base, "/_mock/health", many).startswith(b"HTTP/1.1 200 ")
     text = spec.read_text()
-    assert "  x-max-header-fields: 100\n" in text
-    spec.write_text(text.replace("  x-max-header-fields: 100\n", "  x-max-header-fields: 20\n"))
+    assert "\n  title: " in text
+    spec.write_text(text.replace("\n  title: ", "\n  title: Edited ", 1))
     assert _wait_for(lambda: "reloaded" in log.read_text()), log.read_text()
-    assert _raw_get(base, "/_mock/health", many).startswith(b"HTTP/1.1 431 ")
     good = requests.get(f"{base}/openapi.yaml", timeout=5).text
-    assert "x-max-header-fields: 20" in good
+    assert "title: Edited " in good
     spec.write_text(spec.read_text() + "\nbroken: [\n")
     assert _wait_for(lambda: "NOT reloaded" in log.read_text())
     assert requests.get(f"{base}/openapi.yaml", timeout=5).text == good  # what validation uses, not the file

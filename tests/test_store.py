@@ -15,6 +15,7 @@ from leadvibe_contract.contract import Contract, load_contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, MetadataFull
+from mock_server.limits import LIMITS
 from mock_server.seed import DEFAULT_SEED, load_seed
 from mock_server.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
 from mock_server.timeutil import parse_timestamp
@@ -87,8 +88,8 @@ def test_patch_merges_and_removes_keys_sent_as_null(lead_store: LeadStore) -> No
     assert patched["metadata"] == {"first_name": "Alex", "last_name": "Johnson", "title": "CMO", "industry": "Software"}
 
 
-def test_a_patch_beyond_the_key_limit_is_a_conflict_that_changes_nothing(lead_store: LeadStore, spec: Contract) -> None:
-    limit = spec.schema("LeadMetadata")["maxProperties"]
+def test_a_patch_beyond_the_key_limit_is_a_conflict_that_changes_nothing(lead_store: LeadStore) -> None:
+    limit = LIMITS.max_metadata_keys  # the mock's own limit (the docs give none)
     lead_store.update_lead(DEFAULT, "ld_123", {"metadata": {f"k{i}": i for i in range(limit - 2)}})
     before = lead_store.get_lead(DEFAULT, "ld_123")
     with pytest.raises(MetadataFull, match=f"at most {limit}"):
@@ -366,9 +367,9 @@ def test_a_bad_seed_file_fails_with_a_message_naming_the_entry(spec: Contract, t
     from mock_server.seed import SeedError
 
     path = Path(str(tmp_path)) / "seed.yaml"
-    text = DEFAULT_SEED.read_text(encoding="utf-8").replace("first_name: Alex", "1st: Alex", 1)
+    text = DEFAULT_SEED.read_text(encoding="utf-8").replace("owner_name: Jane Smith", "owner_name: ''", 1)
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(SeedError, match=r"leads\[0\] \(ld_123\): metadata"):
+    with pytest.raises(SeedError, match=r"leads\[0\] \(ld_123\): owner_name"):
         load_seed(path, spec)
     path.write_text("orgs: []\n", encoding="utf-8")
     with pytest.raises(SeedError, match="required"):

@@ -16,7 +16,7 @@ def get_score_explain(call: Call) -> Reply:
 
 @handles("getScoreHistory")
 def get_score_history(call: Call) -> Reply:
-    """The window is `days` back from now, or the dates (the spec's rules between them are checked by then)."""
+    """The window is `days` back from now (or from `end_date`), or the dates, which take precedence."""
     query = call.request.query
     now = call.store.now()
     end = query.get("end_date", now)
