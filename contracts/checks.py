@@ -146,10 +146,16 @@ def list_page_matches_request(contract: Contract, ctx: CheckContext, response: R
     query = case.query or {}
     # Docs §9: pagination metadata is promised "when page or limit is provided"; without either, a
     # deployment may leave it out (the mock always sends it: the closed-schema check holds it to that).
+    # A page may hold fewer than asked (the docs give no maximum, a deployment may cap it): the envelope's
+    # `limit` is then the cap, never more than asked.
+    asked = limit or 0
+    echoed = body.get("limit", asked)
     if "page" in query or "limit" in query or "page" in body or "limit" in body:
-        assert (body.get("page"), body.get("limit")) == (page, limit), f"page/limit {page}/{limit} not echoed"
+        assert body.get("page") == page, f"page {page} not echoed"
+        assert isinstance(echoed, int), f"limit {echoed!r} is not a number"
+        assert 1 <= echoed <= asked, f"limit {echoed} for a limit of {asked}"
     leads = body.get("leads", [])
-    assert len(leads) <= (limit or 0), f"{len(leads)} leads on a page of {limit}"
+    assert len(leads) <= min(asked, echoed), f"{len(leads)} leads on a page of {echoed}"
     low, high = _integer(_query(contract, case, "min_score")), _integer(_query(contract, case, "max_score"))
     for lead in leads:
         score = lead.get("score", 0)

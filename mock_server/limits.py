@@ -27,6 +27,14 @@ class MockLimits:
     max_metadata_keys: int = field(
         default=200, metadata={"what": "metadata keys per lead: a PUT or PATCH past it is a 409"}
     )
+    max_page_size: int = field(
+        default=100,
+        metadata={"what": "leads per page (/leads, /top-leads, /score-gains): a larger limit gets this many"},
+    )
+    max_explain_hours: int = field(
+        default=720,
+        metadata={"what": "hours of a score explanation: beyond 1 to this, clamped (range_hours)"},
+    )
     max_request_target_bytes: int = field(default=16_384, metadata={"what": "path and query, bytes: else a 414"})
     max_header_fields: int = field(default=100, metadata={"what": "header fields: else a 431"})
     max_header_bytes: int = field(default=32_768, metadata={"what": "header bytes in all: else a 431"})

@@ -179,11 +179,18 @@ def test_list_defaults_pagination_and_filters(client: FlaskClient) -> None:
     # No error is documented for it (§9): min_score above max_score selects nothing, an empty page.
     crossed = client.get("/leads?min_score=60&max_score=10", headers=AUTH)
     assert (crossed.status_code, crossed.get_json()["leads"], crossed.get_json()["total"]) == (200, [], 0)
-    assert field_names(client.get("/leads?limit=101&page=0&last_active=1d", headers=AUTH)) == {
+    assert field_names(client.get("/leads?limit=0&page=0&last_active=1d", headers=AUTH)) == {
         "limit",
         "page",
         "last_active",
     }
+    # The docs give /leads no maximum limit or page: the mock serves 100 at most (mock_server.limits) and
+    # says so in the envelope; a page far past the end is an empty page, even beyond 64 bits.
+    capped = client.get("/leads?limit=5000", headers=AUTH).get_json()
+    assert (capped["limit"], len(capped["leads"])) == (100, min(100, capped["total"]))
+    far = client.get(f"/leads?page={2**70}", headers=AUTH)
+    assert (far.status_code, far.get_json()["leads"], far.get_json()["page"]) == (200, [], 2**70)
+    assert len(client.get("/top-leads?limit=5000", headers=AUTH).get_json()["leads"]) <= 100
     assert client.get("/leads?limit=25.0", headers=AUTH).status_code == 200  # 3.1: an integral number is an integer
     assert field_names(client.get("/leads?limit=2.5", headers=AUTH)) == {"limit"}
     assert field_names(client.get("/leads?limit=1&limit=2", headers=AUTH)) == {"limit"}
@@ -220,8 +227,11 @@ def test_score_history_windows(client: FlaskClient) -> None:
 def test_score_explain_hours(client: FlaskClient) -> None:
     assert client.get("/lead/ld_123/score-explain", headers=AUTH).get_json()["range_hours"] == 24
     assert client.get("/lead/ld_123/score-explain?hours=720", headers=AUTH).get_json()["range_hours"] == 720
-    assert field_names(client.get("/lead/ld_123/score-explain?hours=0", headers=AUTH)) == {"hours"}
-    assert field_names(client.get("/lead/ld_123/score-explain?hours=721", headers=AUTH)) == {"hours"}
+    # The docs bound `hours` neither way: the mock clamps it, and range_hours is the window it used.
+    for asked, used in ((0, 1), (-5, 1), (721, 720), (10**12, 720)):
+        answer = client.get(f"/lead/ld_123/score-explain?hours={asked}", headers=AUTH)
+        assert (answer.status_code, answer.get_json()["range_hours"]) == (200, used)
+    assert field_names(client.get("/lead/ld_123/score-explain?hours=1.5", headers=AUTH)) == {"hours"}
 
 
 def test_media_types_sizes_and_broken_json(client: FlaskClient, app: Flask) -> None:
