@@ -49,7 +49,7 @@ def test_workers_share_one_rate(tmp_path: Path) -> None:
     times = sorted(t for _, worker_times in results for t in worker_times)
     assert len(times) == 90
     # Three workers together, never ahead of the run's one rate: the i-th request of the run leaves no
-    # earlier than i slots of 1.1/40 s after the first (a busy machine can only make them later) ...
+    # earlier than i slots of (1 + HEADROOM)/40 s after the first (a busy machine can only make them later) ...
     slot = (1 + HEADROOM) / 40
     early = [i for i, t in enumerate(times) if t - times[0] < (i - 1) * slot - 0.002]
     assert not early, [round(times[i] - times[0], 3) for i in early[:5]]
