@@ -146,9 +146,9 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
         "$.components.securitySchemes.bearerAuth",
     ),
     "unknown vendor extension changed (fails closed)": (
-        lambda d: d["paths"]["/leads"]["get"]["x-parameter-rules"].append({"ordered": ["page", "limit"]}),
+        lambda d: _schemas(d)["EventMetadata"].update({"x-max-serialized-bytes": 1024}),
         BREAKING,
-        "x-parameter-rules",
+        "x-max-serialized-bytes",
     ),
     # breaking too, by issue #12: what every deployment must send or accept changes
     "request enum value added": (

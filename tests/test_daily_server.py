@@ -179,18 +179,17 @@ def test_an_edit_of_the_spec_or_the_seed_is_served_without_restart(serve: Serve,
     shutil.copy(ROOT / "mock_server" / "data" / "seed.yaml", seed)
     base, log = serve("--spec", str(spec), "--seed", str(seed))
     requests.put(f"{base}/lead/ld_123", json={"owner_name": "Kept"}, headers=AUTH, timeout=5)
-    assert requests.get(f"{base}/leads?limit=100", headers=AUTH, timeout=5).status_code == 200
+    days = f"{base}/lead/ld_123/score-history?days=60"
+    assert requests.get(days, headers=AUTH, timeout=5).status_code == 200
     text = spec.read_text()
-    marker = "Leads per page, at most 100."
+    marker = "A window of the last `days` days (at most 90, the retention)"
     at = text.index(marker)
-    spec.write_text(text[:at] + text[at:].replace("maximum: 100", "maximum: 50", 1))
-    assert _wait_for(lambda: requests.get(f"{base}/leads?limit=100", headers=AUTH, timeout=5).status_code == 400), (
-        log.read_text()
-    )
+    spec.write_text(text[:at] + text[at:].replace("maximum: 90", "maximum: 30", 1))
+    assert _wait_for(lambda: requests.get(days, headers=AUTH, timeout=5).status_code == 400), log.read_text()
     assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).json()["owner_name"] == "Kept"
     spec.write_text(spec.read_text() + "\nbroken: [\n")
     assert _wait_for(lambda: "NOT reloaded" in log.read_text())
-    assert requests.get(f"{base}/leads?limit=100", headers=AUTH, timeout=5).status_code == 400  # last good
+    assert requests.get(days, headers=AUTH, timeout=5).status_code == 400  # the last good version
     assert "openapi.yaml" in requests.get(f"{base}/_mock/health", timeout=5).json()["reload_error"]
     seed.write_text(seed.read_text().replace("owner_name: Jane Smith", "owner_name: Jane Edited", 1))
     spec.write_text(text)
