@@ -311,3 +311,21 @@ def test_the_owner_write_is_confined_by_the_live_gate_automatically() -> None:
     plan = SPEC.operations["setLeadOwner"].write
     assert plan is not None
     assert plan.allowed
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"path": "/about", "utm_source": "google"},
+        {"page": {"path": "/pricing", "tags": ["a", {"b": None}]}, "n": 2**70, "ratio": 0.5, "ok": True},
+        {},
+    ],
+    ids=["flat", "nested-and-big", "empty"],
+)
+def test_ingested_event_metadata_comes_back_as_sent(client: FlaskClient, metadata: dict[str, object]) -> None:
+    """Issue #18 item 12: GET /events/{leadID} answered the rule substrings the store keeps for scoring."""
+    sent = {"event_type": "page_view", "lead_id": "ld_123", "metadata": metadata}
+    accepted = client.post("/ingest", json=sent, headers=bearer(DEMO))
+    assert accepted.status_code == 202
+    newest = client.get("/events/ld_123", query_string={"limit": 1}, headers=bearer(DEMO)).get_json()["events"][0]
+    assert (newest["id"], newest["metadata"]) == (accepted.get_json()["event_id"], metadata)
