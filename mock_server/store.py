@@ -186,6 +186,8 @@ class StoreLimits:
     max_aliases_per_lead: int = 50
     max_deletions_per_ou: int = 10_000
     max_event_metadata_bytes: int = 64 * 1024 * 1024
+    # Metadata the server sets on events of a type, whatever was sent (LeadEvent's if/then in the spec).
+    server_metadata: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # The window values of the list filters (the spec's enums), each kept as an index of the list.
     last_active_windows: tuple[str, ...] = ()
     created_windows: tuple[str, ...] = ()
@@ -202,6 +204,7 @@ class StoreLimits:
             max_aliases_per_lead=LIMITS.max_aliases_per_lead,
             max_deletions_per_ou=LIMITS.max_deletions_per_ou,
             max_event_metadata_bytes=LIMITS.max_event_metadata_bytes,
+            server_metadata=_server_metadata(spec.schema("LeadEvent")),
             max_metadata_keys=LIMITS.max_metadata_keys,
         )
 
@@ -226,6 +229,15 @@ class IngestRequest:
     lead_id: str | None = None
     timestamp: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _server_metadata(event: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """From the spec's `if: event_type const X / then: metadata.properties.K const V`: {X: {K: V}}."""
+    if "if" not in event:
+        return {}
+    event_type = event["if"]["properties"]["event_type"]["const"]
+    fields = event["then"]["properties"]["metadata"]["properties"]
+    return {event_type: {key: value["const"] for key, value in fields.items()}}
 
 
 def _rule_needles(rulesets: Iterable[Ruleset]) -> dict[str, tuple[str, ...]]:
@@ -438,6 +450,8 @@ class LeadStore:
                         "event_type": event.event_type,
                         "metadata": dict(event.metadata) if event.sent is None else RawJson(event.sent),
                         "created_at": format_timestamp(event.at),
+                        "original_lead_id": None,  # the mock merges no leads
+                        "suppression_reason": "inorganic" if event.suppressed else None,
                     }
                     for event in events[offset : offset + limit]
                 ],
@@ -584,7 +598,8 @@ class LeadStore:
         """Attribute the event to a lead (found by id or alias, or created), record it and rescore."""
         with self._lock:
             now = self._clock()
-            sent = compact_json(request.metadata)
+            metadata = {**request.metadata, **self._limits.server_metadata.get(request.event_type, {})}
+            sent = compact_json(metadata)
             if self._metadata_bytes + len(sent) > self._limits.max_event_metadata_bytes:
                 raise LimitReached("event metadata kept", self._metadata_bytes, self._limits.max_event_metadata_bytes)
             lead = self._resolve_lead(scope, request, now)
@@ -592,7 +607,7 @@ class LeadStore:
                 event_id=self._new_id("evt"),
                 event_type=request.event_type,
                 at=min(request.timestamp or now, now),
-                metadata=self._kept_metadata(request.metadata),
+                metadata=self._kept_metadata(metadata),
                 written=request.timestamp is None or request.timestamp > now,
                 sent=sent,
             )
