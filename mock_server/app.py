@@ -7,20 +7,19 @@ problem documents, never as HTML.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from flask import Flask, Response, current_app, request
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter, Map
 
 from leadvibe_contract.contract import Contract, OperationSpec, SpecError, default_spec_path, load_contract
+from mock_server import raw_json
 from mock_server.admin import admin
 from mock_server.auth import ACTIVE_OU_COOKIE, Directory
 from mock_server.chaos import CHUNK, DROP, EMPTY, FAIL_KEY, failure_problem
@@ -43,13 +42,7 @@ log = logging.getLogger("mock_server")
 
 
 def _json(body: Any, status: int, media_type: str) -> Response:
-    """orjson is several times faster than the standard library on lead lists; it cannot encode
-    integers beyond 64 bits (a metadata value may be one), for which json takes over."""
-    try:
-        data = orjson.dumps(body)
-    except orjson.JSONEncodeError:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(data, status, mimetype=media_type)
+    return Response(raw_json.dumps(body), status, mimetype=media_type)
 
 
 def render_problem(problem: ApiProblem) -> Response:
@@ -99,7 +92,7 @@ def _check_response(operation: OperationSpec, reply: Reply) -> None:
     if validator is not None:
         errors = [
             f"{error.message} at /{'/'.join(map(str, error.instance_path))}"
-            for error in validator.iter_errors(reply.body)
+            for error in validator.iter_errors(raw_json.parsed(reply.body))
         ]
         if errors:
             raise ResponseViolation(f"{operation.label} {reply.status} violates openapi.yaml: {errors[0]}")

@@ -21,6 +21,9 @@ class MockLimits:
     max_leads_per_ou: int = field(default=10_000, metadata={"what": "leads per OU: an ingest past it is a 409"})
     max_events_per_lead: int = field(default=200, metadata={"what": "events kept per lead (the oldest is dropped)"})
     max_aliases_per_lead: int = field(default=50, metadata={"what": "aliases per lead: an ingest past it is a 409"})
+    max_event_metadata_bytes: int = field(
+        default=64 * 1024 * 1024, metadata={"what": "ingested event metadata kept, bytes in all: else a 409"}
+    )
     max_deletions_per_ou: int = field(
         default=10_000, metadata={"what": "deletion statuses kept per OU (an older one is a 404)"}
     )

@@ -27,6 +27,7 @@ class Event:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     suppressed: bool = False
     written: bool = False  # its time is the server's clock (no timestamp was sent): shown with milliseconds
+    sent: bytes | None = None  # an ingested event's metadata as sent, compact JSON (`metadata` keeps what rules read)
 
 
 @dataclass(frozen=True)

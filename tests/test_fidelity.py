@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from leadvibe_contract.contract import load_contract
 from leadvibe_contract.examples import example_request
 from mock_server.scoring import Ruleset
+from mock_server.seed import DEFAULT_SEED, load_seed
 from mock_server.store import LeadRecord, LeadStore
 from tests.conftest import DEMO, bearer, problem
 from tests.test_http_operations import send
@@ -311,3 +312,65 @@ def test_the_owner_write_is_confined_by_the_live_gate_automatically() -> None:
     plan = SPEC.operations["setLeadOwner"].write
     assert plan is not None
     assert plan.allowed
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"path": "/about", "utm_source": "google"},
+        {"page": {"path": "/pricing", "tags": ["a", {"b": None}]}, "n": 2**70, "ratio": 0.5, "ok": True},
+        {},
+    ],
+    ids=["flat", "nested-and-big", "empty"],
+)
+def test_ingested_event_metadata_comes_back_as_sent(client: FlaskClient, metadata: dict[str, object]) -> None:
+    """Issue #18 item 12: GET /events/{leadID} answered the rule substrings the store keeps for scoring."""
+    sent = {"event_type": "page_view", "lead_id": "ld_123", "metadata": metadata}
+    accepted = client.post("/ingest", json=sent, headers=bearer(DEMO))
+    assert accepted.status_code == 202
+    newest = client.get("/events/ld_123", query_string={"limit": 1}, headers=bearer(DEMO)).get_json()["events"][0]
+    assert (newest["id"], newest["metadata"]) == (accepted.get_json()["event_id"], metadata)
+
+
+def test_a_browser_jwt_is_a_bearer_token_like_a_pat(client: FlaskClient) -> None:
+    """Docs §1.2: browser and SPA clients send a JWT Bearer token; the seed's demo JWT is the demo user."""
+    jwt = next(token.token for token in load_seed(DEFAULT_SEED, load_contract()).tokens if token.token.count(".") == 2)
+    assert (
+        client.get("/lead/ld_123", headers=bearer(jwt)).get_json()
+        == client.get("/lead/ld_123", headers=bearer(DEMO)).get_json()
+    )
+    assert client.get("/lead/ld_123", headers=bearer(jwt + "x")).status_code == 401
+
+
+def test_events_say_why_they_were_not_scored_and_decay_is_a_system_event(client: FlaskClient) -> None:
+    """Docs §10 (newer copy): suppression_reason and original_lead_id on events; §11.1: for DECAY events
+    the server sets metadata.channel = "system", whatever was sent."""
+    events = client.get("/events/ld_bot_burst", query_string={"limit": 100}, headers=bearer(DEMO)).get_json()["events"]
+    assert {event["suppression_reason"] for event in events} == {None, "inorganic"}
+    assert {event["original_lead_id"] for event in events} == {None}
+    sent = {"event_type": "DECAY", "lead_id": "ld_123", "metadata": {"channel": "web", "note": "x"}}
+    assert client.post("/ingest", json=sent, headers=bearer(DEMO)).status_code == 202
+    newest = client.get("/events/ld_123", query_string={"limit": 1}, headers=bearer(DEMO)).get_json()["events"][0]
+    assert (newest["event_type"], newest["metadata"]) == ("DECAY", {"channel": "system", "note": "x"})
+
+
+@pytest.mark.parametrize(
+    ("event_type", "metadata", "valid"),
+    [
+        ("DECAY", {"channel": "system"}, True),
+        ("DECAY", {"channel": "web"}, False),
+        ("DECAY", {}, False),
+        ("page_view", {"channel": "web"}, True),
+    ],
+)
+def test_the_spec_holds_any_deployment_to_decay_being_a_system_event(
+    event_type: str, metadata: dict[str, str], valid: bool
+) -> None:
+    event = {
+        "id": "e1",
+        "lead_id": "l1",
+        "event_type": event_type,
+        "metadata": metadata,
+        "created_at": "2025-01-01T00:00:00Z",
+    }
+    assert load_contract().component_validator("LeadEvent").is_valid(event) is valid
