@@ -135,7 +135,7 @@ def test_after_delete_every_lead_operation_is_404_and_the_deletion_completes(run
     expect(ingest.status == 404, "deleted_lead_is_gone", "ingest by id into a deleted lead", ingest)
     deadline = time.monotonic() + run.target.wait_timeout
     while True:
-        status = run.client.request("GET", f"/lead/{lead_id}/deletion-status", token=run.token)
+        status = run.client.request("GET", f"/lead-deletions/{lead_id}", token=run.token)
         expect_status(status, 200, "deletion", "deletion status of a deleted lead")
         body = status.json()
         if body["status"] != "pending" or time.monotonic() > deadline:

@@ -159,11 +159,11 @@ def test_deletion_scenarios(client: FlaskClient, clock: FakeClock) -> None:
     _scenario(client, "deletion-pending")
     assert client.get("/lead/ld_123", headers=AUTH).status_code == 404
     clock.advance(hours=1)
-    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()["status"] == "pending"
+    assert client.get("/lead-deletions/ld_123", headers=AUTH).get_json()["status"] == "pending"
     _scenario(client, "deletion-fails")
     assert client.delete("/lead/ld_123", headers=AUTH).status_code == 200
     clock.advance(seconds=10)
-    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()["status"] == "failed"
+    assert client.get("/lead-deletions/ld_123", headers=AUTH).get_json()["status"] == "failed"
 
 
 def test_the_score_reset_scenario_resets_ld_123(client: FlaskClient) -> None:

@@ -86,13 +86,13 @@ def test_the_deletion_lifecycle(client: FlaskClient, clock: FakeClock) -> None:
         assert client.get(path, headers=AUTH).status_code == 404, path
     assert client.delete("/lead/ld_123", headers=AUTH).status_code == 404
     assert client.put("/lead/ld_123", json={"owner_name": "x"}, headers=AUTH).status_code == 404
-    status = client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()
+    status = client.get("/lead-deletions/ld_123", headers=AUTH).get_json()
     assert (status["status"], status["completed_at"]) == ("pending", None)
     clock.advance(seconds=5)
-    status = client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()
+    status = client.get("/lead-deletions/ld_123", headers=AUTH).get_json()
     assert (status["status"], status["completed_at"]) == ("completed", "2026-11-26T12:00:05.000Z")
-    assert client.get("/lead/ld_123/deletion-status", headers=bearer(DEMO_EMEA)).status_code == 404
-    assert client.get("/lead/ld_999/deletion-status", headers=AUTH).status_code == 404
+    assert client.get("/lead-deletions/ld_123", headers=bearer(DEMO_EMEA)).status_code == 404
+    assert client.get("/lead-deletions/ld_999", headers=AUTH).status_code == 404
 
 
 def test_ingest_creates_a_lead_that_by_alias_finds_and_scores_it(client: FlaskClient) -> None:
@@ -320,7 +320,7 @@ def test_admin_reset_health_and_spec(client: FlaskClient) -> None:
     assert client.get("/_mock/health").get_json()["status"] == "ok"
     assert client.post("/_mock/reset").status_code == 204
     assert client.get("/lead/ld_123", headers=AUTH).get_json()["score"] == 75
-    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).status_code == 404
+    assert client.get("/lead-deletions/ld_123", headers=AUTH).status_code == 404
     assert client.get("/openapi.yaml").data.startswith(b"openapi: 3.1.0")
 
 

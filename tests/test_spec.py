@@ -28,7 +28,7 @@ EXPECTED_OPERATIONS = {
     "getLeadByPluralPath": ("get", "/leads/{leadID}"),
     "updateLead": ("put", "/lead/{leadID}"),
     "deleteLead": ("delete", "/lead/{leadID}"),
-    "getLeadDeletionStatus": ("get", "/lead/{leadID}/deletion-status"),
+    "getLeadDeletionStatus": ("get", "/lead-deletions/{leadID}"),
     "listLeadAliases": ("get", "/lead/{leadID}/aliases"),
     "patchLeadMetadata": ("patch", "/lead/{leadID}/metadata"),
     "getScoreExplain": ("get", "/lead/{leadID}/score-explain"),
