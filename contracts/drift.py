@@ -22,7 +22,7 @@ from typing import Any
 
 from schemathesis import CheckContext, Response
 
-from contracts.checks import Case, Check
+from contracts.checks import ERROR_MEDIA_TYPES, Case, Check, media_type_of
 from leadvibe_contract.contract import Contract, OperationSpec
 from leadvibe_contract.drift import undeclared_fields, undeclared_headers
 
@@ -146,14 +146,23 @@ def write_drift(report: dict[str, Any], path: Path) -> list[str]:
 
 
 def exactly_the_declared_fields(contract: Contract) -> Check:
-    """In-process only: the mock's response holds to the closed copy of its schema (no undeclared member)."""
+    """In-process only: the mock's response holds to the closed copy of its schema (no undeclared member,
+    every nullable field sent), and its errors are problem documents."""
 
     def check(ctx: CheckContext, response: Response, case: Case) -> bool | None:
         operation = _operation(contract, case)
         if operation is None:
             return None
-        extra = undeclared_fields(operation, response.status_code, _json(response))
+        body = _json(response)
+        extra = undeclared_fields(operation, response.status_code, body)
         assert not extra, f"the mock sent undeclared fields: {[pointer for pointer, _ in extra]}"
+        if response.status_code >= 400:
+            media_type = media_type_of(response)
+            assert media_type == ERROR_MEDIA_TYPES[0], f"the mock's {response.status_code} is {media_type!r}"
+        validator = operation.closed_responses.get(response.status_code)
+        if validator is not None and body is not None:
+            errors = [f"{error.instance_path}: {error.message}" for error in validator.iter_errors(body)][:3]
+            assert not errors, f"the mock's answer breaks the closed schema: {errors}"
         return None
 
     check.__name__ = "exactly_the_declared_fields"

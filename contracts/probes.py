@@ -62,6 +62,13 @@ class Walk:
         return [page.json() for page in self.pages]
 
 
+def served(body: dict[str, Any], asked: int) -> int:
+    """How many leads a page holds: the asked limit, or fewer where the envelope says so (the docs give no
+    maximum for GET /leads, so a deployment may cap it, as the mock does at 100)."""
+    echoed = body.get("limit")
+    return min(asked, echoed) if isinstance(echoed, int) and echoed >= 1 else asked
+
+
 def walk_pages(run: Run, params: dict[str, Any], limit: int, max_pages: int) -> Walk:
     pages: list[ApiResponse] = []
     leads: list[dict[str, Any]] = []
@@ -73,7 +80,7 @@ def walk_pages(run: Run, params: dict[str, Any], limit: int, max_pages: int) -> 
         pages.append(response)
         body = response.json()
         leads += body["leads"]
-        if page * limit >= body["total"]:
+        if page * served(body, limit) >= body["total"]:
             break
     return Walk(pages, {response.json()["total"] for response in pages}, leads)
 

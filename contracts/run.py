@@ -58,10 +58,6 @@ def schema_config(target: Target, contract: Contract, off: dict[str, str], only:
         for op in contract.operations_where()
         if op.rules
     ]
-    # Deletion status legitimately answers 200 after the DELETE of its lead (it sits under the lead's path).
-    operations.append(
-        {"include-operation-id": "getLeadDeletionStatus", "checks": {"use_after_free": {"enabled": False}}}
-    )
     config: dict[str, Any] = {
         "generation": {"max-examples": target.max_examples, "deterministic": True, "no-shrink": not target.shrink},
         "analysis": {"constants": {"enabled": False}},

@@ -4,6 +4,7 @@ authentication schemes. Reads run everywhere; the writes only on the run's own l
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 
@@ -55,21 +56,28 @@ def test_score_gains_are_largest_first_and_scores_are_current(run: Run, quiet: N
 
 def test_an_ingested_event_appears_in_the_leads_events(run: Run, owned: OwnedLeads) -> None:
     lead_id = owned.create()
+    event_type = f"lvc {run.target.run_id} email_click"
     accepted = run.client.request(
-        "POST", "/ingest", token=run.token, json_body={"event_type": "email_click", "lead_id": lead_id}
+        "POST", "/ingest", token=run.token, json_body={"event_type": event_type, "lead_id": lead_id}
     )
     expect_status(accepted, 202, "events_record_ingest", "ingest by lead id")
+    # The 202 may name the event (`event_id` is optional): found by its id, else by its unique type.
+    event_id = accepted.json().get("event_id")
+
+    def recorded(event: dict[str, Any]) -> bool:
+        return bool(event["id"] == event_id if event_id is not None else event["event_type"] == event_type)
+
     deadline = time.monotonic() + run.target.wait_timeout  # 202: the docs make ingest asynchronous
     while True:
         events = run.client.request("GET", f"/events/{lead_id}", token=run.token)
         expect_status(events, 200, "events_record_ingest", "the lead's events")
         listed = events.json()["events"]
-        if accepted.json()["event_id"] in {event["id"] for event in listed} or time.monotonic() > deadline:
+        if any(map(recorded, listed)) or time.monotonic() > deadline:
             break
         time.sleep(0.25)
     expect(all(event["lead_id"] == lead_id for event in listed), "events_record_ingest", "another lead's event", events)
     expect(
-        accepted.json()["event_id"] in {event["id"] for event in listed},
+        any(map(recorded, listed)),
         "events_record_ingest",
         "the ingested event is not among the lead's events",
         accepted,
@@ -87,18 +95,19 @@ def test_an_owner_set_by_post_is_what_get_returns(run: Run, owned: OwnedLeads) -
     )
     expect_status(assigned, 200, "owner_persists", "assign an owner")
     lead = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
-    expect(lead.json()["owner_name"] == name, "owner_persists", "GET does not return the owner set", assigned, lead)
+    expect(lead.json().get("owner_name") == name, "owner_persists", "GET does not return the owner set", assigned, lead)
     unassigned = run.client.request("POST", f"/leads/{lead_id}/owner", token=run.token, json_body={"owner_id": None})
     expect_status(unassigned, 200, "owner_persists", "unassign the owner")
     lead = run.client.request("GET", f"/lead/{lead_id}", token=run.token)
-    expect(lead.json()["owner_name"] is None, "owner_persists", "the owner is still set", unassigned, lead)
+    expect(lead.json().get("owner_name") is None, "owner_persists", "the owner is still set", unassigned, lead)
 
 
 def test_every_401_challenges_each_scheme_the_operation_declares(run: Run, lead_ids: list[str]) -> None:
-    """Loops over the spec's security schemes: a 401 names every HTTP scheme the operation accepts."""
+    """Loops over the spec's security schemes: a 401 of the mock names every HTTP scheme the operation accepts."""
+    if run.target.live:
+        pytest.skip("the docs name no challenge: a deployment's may be any (openapi.yaml, Unauthorized)")
     schemes = run.contract.document["components"]["securitySchemes"]
-    operations = run.contract.operations_where(write=False if run.target.live and not run.target.allow_writes else None)
-    for operation in operations:
+    for operation in run.contract.operations_where():
         requirements = operation.raw.get("security", run.contract.document["security"])
         names = [schemes[name]["scheme"].capitalize() for requirement in requirements for name in requirement]
         request = example_request(run.contract, operation.operation_id, lead_id=lead_ids[0])

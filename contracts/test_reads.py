@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from contracts.probes import CLOCK_SKEW, Walk, expect_rules, listing, now, send, show, walk_pages
+from contracts.probes import CLOCK_SKEW, Walk, expect_rules, listing, now, send, served, show, walk_pages
 from contracts.run import Run
 from contracts.timestamps import format_timestamp, parse_timestamp
 from contracts.verdict import Findings, expect, expect_status
@@ -46,10 +46,13 @@ def _honours(lead: dict[str, Any], params: dict[str, Any]) -> str | None:
         if name not in params:
             continue
         span = window(params[name], moment)
-        value = lead[field]
+        value = lead.get(field)  # a null field may be left out (openapi.yaml, info.x-decisions)
         if value is None or not span.start - CLOCK_SKEW <= parse_timestamp(value) < span.end + CLOCK_SKEW:
             return f"{field} {value} is not within {name}={params[name]}"
     return None
+
+
+DRAWN_PAGE_SIZE = 100
 
 
 def test_list_pagination_is_consistent_and_filters_are_honoured(run: Run, quiet: None) -> None:
@@ -67,7 +70,8 @@ def test_list_pagination_is_consistent_and_filters_are_honoured(run: Run, quiet:
 
     @run.settings(15)
     @example(limit=7, params={})  # several pages of the whole list, on every run
-    @given(limit=st.integers(limit["minimum"], limit["maximum"]), params=filters)
+    # The docs state no maximum for /leads: sizes up to the events list's documented 100 are drawn.
+    @given(limit=st.integers(limit["minimum"], DRAWN_PAGE_SIZE), params=filters)
     def pages_are_consistent(limit: int, params: dict[str, Any]) -> None:
         show(limit=limit, params=params)
         run.reset()
@@ -88,8 +92,8 @@ def test_list_pagination_is_consistent_and_filters_are_honoured(run: Run, quiet:
                 break
             previous = walk
         for number, page in enumerate(walk.pages, start=1):  # what holds of each page, whoever writes
-            leads = page.json()["leads"]
-            expected = min(limit, max(0, page.json()["total"] - (number - 1) * limit))
+            leads, per_page = page.json()["leads"], served(page.json(), limit)
+            expected = min(per_page, max(0, page.json()["total"] - (number - 1) * per_page))
             expect(len(leads) == expected, "list_pagination", f"page {number} holds {len(leads)} ({asked})", page)
             order = [(-lead["score"], lead["lead_id"]) for lead in leads]
             expect(order == sorted(order), "list_pagination", f"not ordered by score, then lead_id ({asked})", page)
@@ -152,24 +156,22 @@ def test_score_history_honours_days_ruleset_and_dates(run: Run, lead_ids: list[s
 
 
 def test_score_explain_honours_hours(run: Run, lead_ids: list[str]) -> None:
-    hours = run.contract.operations["getScoreExplain"].parameter("hours").schema
-
     @run.settings(10)
-    @given(index=st.integers(0, 9), asked=st.integers(hours["minimum"], hours["maximum"]))
+    # The docs bound `hours` neither way (§7): windows of up to 60 days are drawn, and `range_hours`, the
+    # documented "window actually used", may be smaller than asked (the mock clamps at 30 days).
+    @given(index=st.integers(0, 9), asked=st.integers(1, 24 * 60))
     def explains_the_window(index: int, asked: int) -> None:
         path = f"/lead/{lead_ids[index % len(lead_ids)]}/score-explain"
         response = run.client.request("GET", path, token=run.token, params={"hours": asked})
         expect_status(response, 200, "score_explain_window", "an explanation")
         body = response.json()
-        expect(body["range_hours"] == asked, "score_explain_window", f"range_hours is not {asked}", response)
+        used = body["range_hours"]
+        expect(1 <= used <= asked, "score_explain_window", f"range_hours {used} for hours={asked}", response)
         # Docs §7: sorted by absolute contribution, largest first (a negative rule can drive a score too).
         totals = [abs(driver["total"]) for driver in body["top_drivers"]]
         expect(totals == sorted(totals, reverse=True), "score_explain_window", "drivers not by |total|", response)
         for driver in body["top_drivers"]:
             expect(driver["total"] == driver["count"] * driver["weight"], "score_explain_window", f"{driver}", response)
-        for outside in (hours["minimum"] - 1, hours["maximum"] + 1):
-            bad = run.client.request("GET", path, token=run.token, params={"hours": outside})
-            expect_status(bad, 400, "score_explain_window", f"hours={outside}")
 
     explains_the_window()
 
@@ -182,8 +184,12 @@ def test_reads_without_a_valid_token_are_401_with_a_challenge(run: Run, lead_ids
             response = send(run.client, request, token)
             findings.expect(response.status == 401, "requires_auth", f"{request.label} with token {token!r}", response)
             challenge = response.headers.get("www-authenticate", "")
+            # The docs name no challenge: any is valid from a deployment; the mock's starts with Bearer.
             findings.expect(
-                challenge.startswith("Bearer"), "requires_auth", f"{request.label}: no Bearer challenge", response
+                run.target.live or challenge.startswith("Bearer"),
+                "requires_auth",
+                f"{request.label}: no Bearer challenge",
+                response,
             )
     findings.check()
 

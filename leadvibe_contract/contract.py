@@ -25,20 +25,7 @@ from leadvibe_contract.windows import WindowError, check_windows
 SPEC_URI = "urn:leadvibe:openapi"
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Vendor extensions of openapi.yaml that carry limits JSON Schema cannot express.
-MAX_REQUEST_BYTES_KEY = "x-max-request-bytes"
 MAX_SERIALIZED_BYTES_KEY = "x-max-serialized-bytes"
-# Limits of `info` that bound what a server holds and how long a request may take (README, Limits and abuse).
-INFO_LIMIT_KEYS = (
-    "x-request-body-timeout-seconds",
-    "x-max-json-depth",
-    "x-max-leads-per-ou",
-    "x-max-events-per-lead",
-    "x-max-aliases-per-lead",
-    "x-max-deletions-per-ou",
-    "x-max-request-target-bytes",
-    "x-max-header-fields",
-    "x-max-header-bytes",
-)
 
 
 READ_METHODS = frozenset({"get", "head", "options"})
@@ -84,6 +71,9 @@ class BodySpec:
     # Top-level fields with a size limit as compact JSON (`x-max-serialized-bytes`), in bytes.
     size_limits: Mapping[str, int] = field(default_factory=dict)
     examples: Mapping[str, Any] = field(default_factory=dict)  # media type -> the documented example
+    # The alternatives of a `oneOf` body, by component name: request bodies are open, so which one a body
+    # is cannot be told from the fields it carries (an unknown field may share a name with another form's).
+    forms: Mapping[str, Validator] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,20 +132,6 @@ class Contract:
 
     def component_validator(self, name: str) -> Validator:
         return self.validator(f"/components/schemas/{name}")
-
-    @property
-    def max_request_bytes(self) -> int:
-        return int(self.document["info"][MAX_REQUEST_BYTES_KEY])
-
-    def limit(self, key: str) -> int:
-        """A limit of `info` (one of INFO_LIMIT_KEYS), stated once in the spec."""
-        if key not in INFO_LIMIT_KEYS:
-            raise KeyError(f"{key} is not a limit of info")
-        return int(self.document["info"][key])
-
-    @property
-    def request_body_timeout(self) -> float:
-        return float(self.document["info"]["x-request-body-timeout-seconds"])
 
     def component_parameter(self, name: str) -> Mapping[str, Any]:
         """A parameter of `components/parameters` with its schema resolved (a limit stated there once)."""
@@ -274,10 +250,6 @@ def compile_spec(document: Mapping[str, Any]) -> Contract:
             write=write_plan(operation_id, operation, places, path_names) if method not in READ_METHODS else None,
             raw=operation,
         )
-    for key in (MAX_REQUEST_BYTES_KEY, *INFO_LIMIT_KEYS):
-        value = document.get("info", {}).get(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise SpecError(f"info.{key} must be a positive integer, not {value!r}")
     return Contract(document=document, operations=operations, registry=registry)
 
 
@@ -341,8 +313,18 @@ def _compile_body(spec: Contract, operation: Mapping[str, Any], pointer: str) ->
             examples[media_type] = media["example"]
         elif media.get("examples"):
             examples[media_type] = spec.resolve(next(iter(media["examples"].values())))["value"]
+    forms = {
+        option["$ref"].rsplit("/", 1)[-1]: spec.validator(option["$ref"].removeprefix("#"))
+        for media in content.values()
+        for option in spec.resolve(media.get("schema", {})).get("oneOf", [])
+        if "$ref" in option
+    }
     return BodySpec(
-        required=bool(body.get("required", False)), media_types=media_types, size_limits=limits, examples=examples
+        required=bool(body.get("required", False)),
+        media_types=media_types,
+        size_limits=limits,
+        examples=examples,
+        forms=forms,
     )
 
 
@@ -359,15 +341,15 @@ def _top_level_properties(spec: Contract, schema: Any) -> Iterator[tuple[str, Ma
 def _compile_responses(
     spec: Contract, operation: Mapping[str, Any], pointer: str, registry: jsonschema_rs.Registry | None = None
 ) -> dict[int, Validator | None]:
-    """A validator per documented status (the last media type's); with `registry`, of the closed copy."""
+    """A validator per documented status, of its first media type (the one the mock serves: an error's
+    problem document before a deployment's plain JSON); with `registry`, of the closed copy."""
     compiled: dict[int, Validator | None] = {}
     for status, raw in operation.get("responses", {}).items():
         base = raw["$ref"].removeprefix("#") if "$ref" in raw else f"{pointer}/responses/{status}"
-        response = spec.resolve(raw)
-        content = response.get("content", {})
+        content = spec.resolve(raw).get("content", {})
         validator = None
-        for media_type in content:
-            schema_pointer = f"{base}/content/{_escape(media_type)}/schema"
+        if content:
+            schema_pointer = f"{base}/content/{_escape(next(iter(content)))}/schema"
             validator = spec.validator(schema_pointer) if registry is None else _validator(registry, schema_pointer)
         compiled[int(status)] = validator
     return compiled
@@ -383,7 +365,9 @@ def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
     exactly what is declared. Every object schema with `properties` or `allOf` and no
     `additionalProperties` of its own gets `unevaluatedProperties: false`, except where it is a part of
     an `allOf` (there the whole, not the part, is closed): such a part refers to an open copy of its
-    component (`<Name>__open`). Request bodies are closed in the spec itself and unaffected.
+    component (`<Name>__open`). A deployment may leave a null field out; the mock sends it, so every
+    declared property whose schema admits null is required here. Only responses are validated with it.
+    (Request bodies are open too: a server ignores the fields it does not know.)
     """
     import copy
 
@@ -409,6 +393,9 @@ def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
                     close(child)
             elif key not in ("example", "examples", "enum", "const", "default", "x-decisions"):
                 close(value)
+        nullable = [name for name, prop in node.get("properties", {}).items() if _admits_null(document, prop)]
+        if nullable:
+            node["required"] = [*node.get("required", []), *(n for n in nullable if n not in node.get("required", []))]
         is_object = "properties" in node or "allOf" in node
         if is_object and not part and "additionalProperties" not in node and "$ref" not in node:
             node["unevaluatedProperties"] = False
@@ -422,6 +409,11 @@ def closed_document(document: Mapping[str, Any]) -> dict[str, Any]:
         close(item)
     close(closed.get("components", {}).get("responses", {}))
     return closed
+
+
+def _admits_null(document: Mapping[str, Any], schema: Any) -> bool:
+    declared = resolve_ref(document, schema).get("type") if isinstance(schema, Mapping) else None
+    return declared == "null" or (isinstance(declared, list) and "null" in declared)
 
 
 @functools.cache

@@ -7,14 +7,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from leadvibe_contract.contract import default_spec_path
 from mock_server.chaos import ChaosError, Rule
 from mock_server.json_body import BodyRefused, read_json
+from mock_server.limits import LIMITS
+from mock_server.numbers import whole_number
 from mock_server.problems import ApiProblem, FieldError
 from mock_server.scenarios import SCENARIOS, apply_scenario, describe, scenario_seed
 from mock_server.seed import SeedError, load_seed
 from mock_server.state import MockState, mock_state
-from mock_server.static_files import file_response
 
 admin = Blueprint("mock_admin", __name__)
 
@@ -22,7 +22,7 @@ admin = Blueprint("mock_admin", __name__)
 def _json_body() -> Any:
     """The JSON body, read as strictly as an operation's (`json_body.py`): no depth or string breaks it."""
     try:
-        body, _ = read_json(request.get_data(cache=True), mock_state(current_app).spec.limit("x-max-json-depth"))
+        body, _ = read_json(request.get_data(cache=True), LIMITS.max_json_depth)
     except BodyRefused as refused:
         errors = [FieldError("body", refused.pointer, refused.detail)]
         raise ApiProblem(400, "validation-error", f"Send a JSON body: {refused.detail}.", errors=errors) from None
@@ -37,6 +37,7 @@ def health() -> Response:
         leads=state.store.lead_count(),
         scenario=state.controls.scenario,
         reload_error=state.controls.reload_error,
+        chaos=state.controls.chaos.to_json(),
     )
 
 
@@ -79,12 +80,23 @@ def switch_scenario() -> Response:
 
 @admin.get("/_mock/requests")
 def requests_journal() -> Response:
-    """The newest requests first (`?limit=`, default 50), each with its status, time and verdict."""
-    limit = request.args.get("limit", "50")
-    if not (limit.isascii() and limit.isdigit()):
-        detail = "limit must be a whole number."
+    """The newest requests first (`?limit=`, default 50), each with its status, time, verdict, headers
+    (credentials redacted), query and bodies; `?operation=getLead`: that operation's only, and `count` says
+    how many of the kept ones there are ("was getLead called twice, with what?")."""
+    state = mock_state(current_app)
+    limit = whole_number(request.args.get("limit", "50"), 0, 10**9)
+    if limit is None:
+        detail = "limit must be a whole number (at most 1000000000)."
         raise ApiProblem(400, "validation-error", detail, errors=[FieldError("query", "limit", detail)])
-    return jsonify(requests=mock_state(current_app).controls.journal.recent(int(limit)))
+    entries = state.controls.journal.recent(len(state.controls.journal.entries))
+    operation = request.args.get("operation")
+    if operation is not None:
+        if operation not in state.spec.operations:
+            detail = f"No operation {operation[:80]!r}; operationIds are in openapi.yaml (e.g. getLead)."
+            raise ApiProblem(400, "validation-error", detail, errors=[FieldError("query", "operation", detail)])
+        route = state.controls.route
+        entries = [e for e in entries if route(e["method"], e["path"].split("?", 1)[0]) == operation]
+    return jsonify(requests=entries[:limit], count=len(entries))
 
 
 @admin.delete("/_mock/requests")
@@ -93,25 +105,24 @@ def clear_journal() -> Response:
     return Response(status=204)
 
 
-def _rule(body: Any) -> Rule:
+def _rule(body: Any, base: Rule | None) -> Rule:
     try:
-        return Rule.from_json(body)
+        return Rule.from_json(body, base)
     except ChaosError as exc:
         raise ApiProblem(400, "validation-error", str(exc), errors=[FieldError("body", "", str(exc))]) from None
 
 
 @admin.get("/_mock/chaos")
 def chaos() -> Response:
-    rules = mock_state(current_app).controls.chaos
-    return jsonify(
-        all=rules.rule.to_json(), operations={name: rule.to_json() for name, rule in rules.operations.items()}
-    )
+    return jsonify(mock_state(current_app).controls.chaos.to_json())
 
 
 @admin.put("/_mock/chaos")
 def set_chaos() -> Response:
-    """The rule for every operation without one of its own: `{"delay": "100-800", "fail_rate": 0.1}`."""
-    mock_state(current_app).controls.chaos.rule = _rule(_json_body())
+    """The rule for every operation without one of its own: `{"delay": "100-800", "fail_rate": 0.1}`;
+    what the body leaves out stays as it was (a start-up `--fail-rate` survives setting a delay)."""
+    rules = mock_state(current_app).controls.chaos
+    rules.rule = _rule(_json_body(), rules.rule)
     return chaos()
 
 
@@ -129,7 +140,8 @@ def set_operation_chaos(operation_id: str) -> Response:
     if operation_id not in state.spec.operations:
         detail = f"No operation {operation_id!r}; operationIds are in openapi.yaml (e.g. getLead)."
         raise ApiProblem(404, "not-found", detail)
-    state.controls.chaos.operations[operation_id] = _rule(_json_body())
+    operations = state.controls.chaos.operations
+    operations[operation_id] = _rule(_json_body(), operations.get(operation_id))
     return chaos()
 
 
@@ -141,5 +153,5 @@ def clear_operation_chaos(operation_id: str) -> Response:
 
 @admin.get("/openapi.yaml")
 def openapi() -> Response:
-    path = mock_state(current_app).config.spec_path or default_spec_path()
-    return file_response(path, mimetype="application/yaml")
+    """The spec the mock serves from: the last good version while an edit is refused."""
+    return Response(mock_state(current_app).spec_source, mimetype="application/yaml")

@@ -7,30 +7,30 @@ problem documents, never as HTML.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-import orjson
 from flask import Flask, Response, current_app, request
 from flask_cors import CORS
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import BaseConverter, Map
 
-from leadvibe_contract.contract import Contract, OperationSpec, SpecError, load_contract
+from leadvibe_contract.contract import Contract, OperationSpec, SpecError, default_spec_path, load_contract
+from mock_server import raw_json
 from mock_server.admin import admin
 from mock_server.auth import ACTIVE_OU_COOKIE, Directory
-from mock_server.chaos import FAIL_KEY, failure_problem
+from mock_server.chaos import CHUNK, DROP, EMPTY, FAIL_KEY, failure_problem
 from mock_server.config import MockConfig
 from mock_server.controls import NOTE_KEY, Controls
 from mock_server.cookies import cookie_attributes
 from mock_server.docs import docs
 from mock_server.errors import DomainError
 from mock_server.handlers import Call, Handler, Reply, all_handlers
-from mock_server.negotiation import forced_response, parse_prefer
+from mock_server.limits import LIMITS
+from mock_server.negotiation import QUERY_FORCING, QUERY_PREFIX, forced_response, parse_prefer, query_preferences
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError, from_domain, method_not_allowed
 from mock_server.scenarios import apply_scenario, scenario_seed
 from mock_server.seed import load_seed
@@ -42,13 +42,7 @@ log = logging.getLogger("mock_server")
 
 
 def _json(body: Any, status: int, media_type: str) -> Response:
-    """orjson is several times faster than the standard library on lead lists; it cannot encode
-    integers beyond 64 bits (a metadata value may be one), for which json takes over."""
-    try:
-        data = orjson.dumps(body)
-    except orjson.JSONEncodeError:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-    return Response(data, status, mimetype=media_type)
+    return Response(raw_json.dumps(body), status, mimetype=media_type)
 
 
 def render_problem(problem: ApiProblem) -> Response:
@@ -98,7 +92,7 @@ def _check_response(operation: OperationSpec, reply: Reply) -> None:
     if validator is not None:
         errors = [
             f"{error.message} at /{'/'.join(map(str, error.instance_path))}"
-            for error in validator.iter_errors(reply.body)
+            for error in validator.iter_errors(raw_json.parsed(reply.body))
         ]
         if errors:
             raise ResponseViolation(f"{operation.label} {reply.status} violates openapi.yaml: {errors[0]}")
@@ -133,10 +127,16 @@ def _view(state: MockState, operation: OperationSpec, handler: Handler) -> Any:
         # Parsing cookies and the query string costs time on every request: only when there are any.
         cookies = raw_cookies(environ["HTTP_COOKIE"]) if "HTTP_COOKIE" in environ else {}
         query = request.args.to_dict(flat=False) if takes_query and environ.get("QUERY_STRING") else {}
+        wanted = environ.get("HTTP_PREFER", "")
+        if QUERY_PREFIX in environ.get("QUERY_STRING", ""):  # Prism's ?__code=404: not the API's parameters
+            wanted = ", ".join(filter(None, (wanted, query_preferences(request.args.to_dict(flat=False)))))
+            query = {name: values for name, values in query.items() if name not in QUERY_FORCING}
         body = request.get_data(cache=False) if operation.body is not None else b""
-        valid = state.validator.validate(operation, path, query, environ.get("CONTENT_TYPE"), body, cookies)
-        if "HTTP_PREFER" in environ:
-            prefer = parse_prefer(environ["HTTP_PREFER"])
+        valid = state.validator.validate(
+            operation, path, query, environ.get("CONTENT_TYPE"), body, cookies, environ.get("QUERY_STRING", "")
+        )
+        if wanted:
+            prefer = parse_prefer(wanted)
             if prefer.any:
                 forced = forced_response(state.spec, operation, prefer)
                 environ[NOTE_KEY] = f"forced: {prefer.applied()}"
@@ -168,13 +168,20 @@ def _http_problem(error: HTTPException) -> ApiProblem:
     return ApiProblem(status, error.name.lower().replace(" ", "-"), error.description or error.name)
 
 
-def _simulated_failure() -> None:
-    """A failure chosen by the serving layer (`chaos.py`): answered here, so CORS headers are added."""
+def _simulated_failure() -> Response | None:
+    """A failure chosen by the serving layer (`chaos.py`): answered here, so CORS headers are added. For
+    a drop, a stand-in 200 that changes nothing, which the serving layer cuts short."""
     failure = request.environ.get(FAIL_KEY)
     if failure is None:
-        return
+        return None
     if isinstance(failure, ApiProblem):
         raise failure
+    if failure in (DROP, EMPTY, CHUNK):
+        return _json(
+            {"detail": "This answer is cut short by the mock (a simulated dropped connection)."},
+            200,
+            "application/json",
+        )
     request.environ[NOTE_KEY] = f"simulated: {failure}"
     raise failure_problem(failure)
 
@@ -233,6 +240,11 @@ def create_app(
     """
     config = config or MockConfig()
     controls = controls or Controls()
+    spec_path = config.spec_path or default_spec_path()
+    try:
+        source = spec_path.read_bytes()  # read before it is parsed: never newer than what is served
+    except OSError as exc:
+        raise SpecError(f"cannot read the OpenAPI spec {spec_path}: {exc}") from exc
     spec = load_contract(config.spec_path)
     seed = scenario_seed(controls.scenario, load_seed(config.seed_path, spec))
     if store is None:
@@ -242,7 +254,7 @@ def create_app(
         apply_scenario(controls.scenario, store)
     else:
         store.set_limits(StoreLimits.from_spec(spec))
-    state = MockState(config, spec, RequestValidator(spec, config.clock), store, Directory(seed), controls)
+    state = MockState(config, spec, RequestValidator(spec, config.clock), store, Directory(seed), controls, source)
 
     handlers = all_handlers()
     missing = set(spec.operations) - set(handlers)
@@ -257,7 +269,7 @@ def create_app(
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.url_map.redirect_defaults = False
-    app.config["MAX_CONTENT_LENGTH"] = spec.max_request_bytes
+    app.config["MAX_CONTENT_LENGTH"] = LIMITS.max_request_bytes
     app.extensions[EXTENSION] = state
     rules = flask_rules(spec)
     for operation in spec.operations.values():
@@ -285,7 +297,15 @@ def create_app(
     )
     _only_for_cross_origin_requests(app)
     _errors_are_problem_documents(app)
+    app.after_request(_no_content_no_type)
     return app
+
+
+def _no_content_no_type(response: Response) -> Response:
+    """A 204 has no body, so no media type (Flask gives every response one, text/html by default)."""
+    if response.status_code == 204:
+        response.headers.pop("Content-Type", None)
+    return response
 
 
 def _router(app: Flask) -> Callable[[str, str], str | None]:

@@ -11,7 +11,7 @@ import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from mock_server.problems import FieldError, forbidden_org_unit, unauthorized, validation_error
+from mock_server.problems import FieldError, org_unit_not_found, unauthorized, validation_error
 from mock_server.seed import OrgUnitSeed, SeedData
 
 ACTIVE_OU_COOKIE = "activeOu"
@@ -99,16 +99,18 @@ class Directory:
         client_id, _, secret = decoded.partition(":")
         principal = self._services.get((client_id, secret))
         if principal is None:
-            raise unauthorized("The service-account credentials are not valid.", invalid_token=True, basic=True)
+            # Not the Bearer challenge's invalid_token: the credentials were Basic, and the answer says so.
+            detail = "The HTTP Basic service-account credentials are not valid."
+            raise unauthorized(detail, invalid_token=False, basic=True)
         return principal
 
     def units_of(self, principal: Principal) -> list[OrgUnitSeed]:
         return [self._units[(principal.org_id, unit_id)] for unit_id in principal.units]
 
     def choose_unit(self, principal: Principal, unit_id: str) -> OrgUnitSeed:
-        """The OU a principal asks to make active, or a 403 when the token may not use it."""
+        """The OU a principal asks to make active, or a 404 when it may not use it."""
         if not principal.may_use(unit_id):
-            raise forbidden_org_unit(unit_id)
+            raise org_unit_not_found(unit_id)
         return self._units[(principal.org_id, unit_id)]
 
 

@@ -51,13 +51,16 @@ class Headers:
 
 class Request:
     """The request line and headers. `path` is percent-decoded (UTF-8, undecodable bytes kept as
-    surrogate escapes), `query_string` as sent; `server` and `client` are "host:port"."""
+    surrogate escapes), `raw_path` and `query_string` as sent; `server` and `client` are "host:port"."""
 
-    __slots__ = ("client", "headers", "http_version", "method", "path", "query_string", "scheme", "server")
+    __slots__ = (
+        "client", "headers", "http_version", "method", "path", "query_string", "raw_path", "scheme", "server"
+    )  # fmt: skip
 
     def __init__(self, scope: Scope) -> None:
         self.method: str = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        self.raw_path = raw_path
         self.path = unquote_to_bytes(raw_path).decode("utf-8", "surrogateescape")
         self.query_string = scope["query_string"].decode("latin-1")
         self.headers = Headers(scope["headers"])
@@ -131,6 +134,26 @@ class Channel:
         if close is not None:
             close()
             await asyncio.sleep(0)  # the connection is lost before the app returns, so uvicorn logs nothing
+
+    async def close(self) -> None:
+        """Close the connection without an answer (a simulated empty reply)."""
+        self.started = True
+        close = self._scope.get("extensions", {}).get("leadvibe.close")
+        if close is not None:
+            close()
+            await asyncio.sleep(0)  # the connection is lost before the app returns, so uvicorn sends nothing
+
+    async def dribble(self, status: int, headers: HeaderList, body: bytes, *, pieces: int, pause: float) -> None:
+        """The whole answer, its body in `pieces` parts `pause` seconds apart (a slow network)."""
+        self.started = True
+        await self._send({"type": "http.response.start", "status": status, "headers": _encoded(headers)})
+        size = max(1, -(-len(body) // pieces))
+        for start in range(0, len(body), size):
+            await asyncio.sleep(pause)
+            last = start + size >= len(body)
+            await self._send({"type": "http.response.body", "body": body[start : start + size], "more_body": not last})
+        if not body:
+            await self._send({"type": "http.response.body", "body": b""})
 
 
 def problem_response(problem: ApiProblem) -> tuple[int, HeaderList, bytes]:

@@ -14,15 +14,21 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from mock_server.numbers import whole_number
 from mock_server.problems import ApiProblem, FieldError
 
 DELAY_HEADER = "x-mock-delay"
 FAIL_HEADER = "x-mock-fail"
 FAIL_KEY = "leadvibe.fail"
-DROP = "drop"
+DROP = "drop"  # the head and half the body, then the connection closes
+EMPTY = "empty"  # the connection closes with no answer at all
+CHUNK = "chunk"  # a chunked body that breaks off mid-chunk
+DRIBBLE = "dribble"  # the real answer, its body sent slowly, a piece at a time (not a failure)
+# Done by the serving layer on the connection; all but DRIBBLE answer a stand-in that changes no state.
+CONNECTION_FAULTS = (DROP, EMPTY, CHUNK, DRIBBLE)
 MAX_DELAY_MS = 60_000
 RETRY_AFTER_SECONDS = 2
 _DELAY = re.compile(r"^\s*(\d{1,6})\s*(?:-\s*(\d{1,6})\s*)?$")
@@ -44,14 +50,16 @@ def parse_delay(text: str) -> tuple[int, int]:
     return low, high
 
 
-def parse_failure(text: str) -> int | str:
-    """A status 400-599, or `drop` (the connection is cut before the response completes)."""
-    value = text.strip().lower()
-    if value == DROP:
-        return DROP
-    if value.isascii() and value.isdigit() and 400 <= int(value) <= 599:
-        return int(value)
-    raise ChaosError(f"failure {text!r} is not a status 400-599 or 'drop'")
+def parse_failure(given: object) -> int | str:
+    """A status 400-599, or a fault of the connection (`drop`, `empty`, `chunk`, `dribble`)."""
+    if isinstance(given, str) and given.strip().lower() in CONNECTION_FAULTS:
+        return given.strip().lower()
+    status = whole_number(given, 400, 599)
+    if status is None:
+        raise ChaosError(
+            f"failure {str(given)[:20]!r} is not a status 400-599 or one of {', '.join(CONNECTION_FAULTS)}"
+        )
+    return status
 
 
 @dataclass
@@ -60,18 +68,27 @@ class Rule:
 
     delay_ms: tuple[int, int] = (0, 0)
     fail_rate: float = 0.0
-    fail_with: tuple[int | str, ...] = (500,)
+    fail_with: tuple[int | str, ...] = (500, 503)  # also the CLI's default (--fail-with)
+    times: int | None = None  # the requests it still governs; then it is gone ("fail the next 2 calls")
+    path: re.Pattern[str] | None = None  # only requests whose whole path matches this expression
+    lead: str | None = None  # only requests with this lead id as a path segment
+
+    def applies(self, path: str) -> bool:
+        if self.path is not None and not self.path.fullmatch(path):
+            return False
+        return self.lead is None or self.lead in path.split("/")
 
     @property
     def active(self) -> bool:
         return self.delay_ms != (0, 0) or self.fail_rate > 0
 
     @classmethod
-    def from_json(cls, body: Any) -> Rule:
-        """A rule from the admin API: `{"delay": "100-800", "fail_rate": 0.2, "fail_with": [503, "drop"]}`."""
-        if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with"}:
-            raise ChaosError("expected an object with 'delay', 'fail_rate' and/or 'fail_with'")
-        rule = cls()
+    def from_json(cls, body: Any, base: Rule | None = None) -> Rule:
+        """A rule from the admin API: `{"delay": "100-800", "fail_rate": 0.2, "fail_with": [503, "drop"]}`.
+        What the body leaves out is `base`'s (the rule in force): setting a delay keeps a failure rate."""
+        if not isinstance(body, dict) or set(body) - {"delay", "fail_rate", "fail_with", "times", "path", "lead"}:
+            raise ChaosError("expected an object with 'delay', 'fail_rate', 'fail_with', 'times', 'path', 'lead'")
+        rule = replace(base) if base is not None else cls()
         if "delay" in body:
             rule.delay_ms = parse_delay(str(body["delay"]))
         if "fail_rate" in body:
@@ -83,16 +100,40 @@ class Rule:
             statuses = body["fail_with"]
             if not isinstance(statuses, list) or not statuses:
                 raise ChaosError("fail_with must be a non-empty list of statuses or 'drop'")
-            rule.fail_with = tuple(parse_failure(str(status)) for status in statuses)
+            rule.fail_with = tuple(parse_failure(status) for status in statuses)
+        if "times" in body:
+            rule.times = None if body["times"] is None else whole_number(body["times"], 1, 10**9)
+            if body["times"] is not None and rule.times is None:
+                raise ChaosError("times must be a whole number from 1 (or null: for ever)")
+        if "path" in body:
+            rule.path = _pattern(body["path"])
+        if "lead" in body:
+            if body["lead"] is not None and (not isinstance(body["lead"], str) or not 0 < len(body["lead"]) <= 200):
+                raise ChaosError("lead must be a lead id (or null: any)")
+            rule.lead = body["lead"]
         return rule
 
     def to_json(self) -> dict[str, Any]:
         low, high = self.delay_ms
-        return {
+        shown: dict[str, Any] = {
             "delay": f"{low}" if low == high else f"{low}-{high}",
             "fail_rate": self.fail_rate,
             "fail_with": list(self.fail_with),
         }
+        if self.times is not None:
+            shown["times"] = self.times
+        if self.path is not None:
+            shown["path"] = self.path.pattern
+        if self.lead is not None:
+            shown["lead"] = self.lead
+        return shown
+
+    def describe(self) -> str:
+        """One line for the banner: `delay 200 ms, fail_rate 0.1 (500, 503)`."""
+        low, high = self.delay_ms
+        delay = f"delay {low} ms" if low == high else f"delay {low}-{high} ms"
+        failures = ", ".join(map(str, self.fail_with))
+        return f"{delay}, fail_rate {self.fail_rate:g} ({failures})"
 
 
 @dataclass
@@ -108,11 +149,22 @@ class Chaos:
         """Whether any rule could apply: the plain path checks only this (and the two headers)."""
         return self.rule.active or bool(self.operations)
 
+    def to_json(self) -> dict[str, Any]:
+        """The rules in force, as `/_mock/chaos` and `/_mock/health` show them."""
+        return {
+            "all": self.rule.to_json(),
+            "operations": {name: rule.to_json() for name, rule in self.operations.items()},
+        }
+
     def decide(
-        self, operation_id: str | None, delay_header: str | None, fail_header: str | None
+        self, operation_id: str | None, delay_header: str | None, fail_header: str | None, path: str = "/"
     ) -> tuple[float, int | str | None]:
-        """(seconds to wait, the failure or None) for one request; a bad header is a 400 problem."""
+        """(seconds to wait, the failure or None) for one request; a bad header is a 400 problem. A rule
+        aimed at a path or a lead that the request does not match gives way (to the global rule, or none)."""
         rule = self.operations.get(operation_id or "", self.rule)
+        if not rule.applies(path):
+            rule = self.rule if rule is not self.rule and self.rule.applies(path) else Rule()
+        self._count(operation_id, rule)
         try:
             low, high = parse_delay(delay_header) if delay_header is not None else rule.delay_ms
             failure = parse_failure(fail_header) if fail_header is not None else None
@@ -123,6 +175,29 @@ class Chaos:
             failure = self.rng.choice(rule.fail_with)
         delay = low if low == high else self.rng.uniform(low, high)
         return delay / 1000, failure
+
+    def _count(self, operation_id: str | None, rule: Rule) -> None:
+        """One more request governed by a rule with `times`; after the last, the rule is gone."""
+        if rule.times is None:
+            return
+        rule.times -= 1
+        if rule.times > 0:
+            return
+        if rule is self.rule:
+            self.rule = Rule()
+        else:
+            self.operations.pop(operation_id or "", None)
+
+
+def _pattern(given: object) -> re.Pattern[str] | None:
+    if given is None:
+        return None
+    if not isinstance(given, str) or not 0 < len(given) <= 500:
+        raise ChaosError("path must be a regular expression of the whole path, e.g. '/lead/ld_12[0-9]' (or null)")
+    try:
+        return re.compile(given)
+    except re.error as exc:
+        raise ChaosError(f"path is not a regular expression: {exc}") from None
 
 
 def failure_problem(status: int) -> ApiProblem:

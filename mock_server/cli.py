@@ -22,7 +22,8 @@ from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.controls import Controls
 from mock_server.http_layer import HeadLimits
 from mock_server.journal import Journal
-from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, PortBusy, ensure_free
+from mock_server.limits import LIMITS, describe
+from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
 from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
 from mock_server.reload import Reloader
 from mock_server.scenarios import SCENARIOS
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A stateful mock of the LeadVibe lead API, driven by openapi.yaml.",
         epilog="Demo tokens: kbn_pat_demo (org_456: unit_default, unit_emea), kbn_pat_demo_emea (org_456: "
         "unit_emea), kbn_pat_other (org_789). Docs: /docs. Mock-only endpoints: /_mock/health, /_mock/reset, "
-        "/_mock/scenarios, /_mock/scenario, /_mock/chaos, /_mock/requests, /openapi.yaml (README).",
+        "/_mock/scenarios, /_mock/scenario, /_mock/chaos, /_mock/requests, /openapi.yaml (README).\n\n" + describe(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=4010, help="port to listen on (default 4010)")
@@ -74,8 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long a request body may take to arrive before a 408 (default: the spec's "
-        "info.x-request-body-timeout-seconds)",
+        help="how long a request body may take to arrive before a 408 (default: the spec's mock_server.limits)",
     )
     parser.add_argument(
         "--scenario", default="demo", choices=list(SCENARIOS), help="the named state to start in (default demo)"
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--fail-with",
-        default="500,503",
+        default=",".join(map(str, Rule().fail_with)),
         metavar="LIST",
         help="the failures to choose from: statuses 400-599 and/or 'drop' (default 500,503)",
     )
@@ -110,8 +111,8 @@ def _global_rule(args: argparse.Namespace) -> Rule:
         sys.exit(f"leadvibe-mock: {exc}")
 
 
-def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -> str:
-    """Where everything is: the docs, the admin API, the demo tokens."""
+def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None, chaos: Rule) -> str:
+    """Where everything is: the docs, the admin API, the demo tokens; the start-up chaos in force."""
     more = f" (and {also})" if also else ""
     return (
         f"leadvibe-mock: {leads} leads from {seed}, scenario '{scenario}'; serving {base}{more}\n"
@@ -122,6 +123,7 @@ def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None) -
         f"  force a response:  -H 'Prefer: code=404'   slow/fail one request:  -H 'X-Mock-Delay: 300' "
         f"-H 'X-Mock-Fail: 503'\n"
         f"  try:  curl -H 'Authorization: Bearer kbn_pat_demo' {base}/lead/ld_123"
+        + (f"\n  CHAOS IN FORCE for every request (--delay/--fail-rate):  {chaos.describe()}" if chaos.active else "")
     )
 
 
@@ -145,15 +147,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"leadvibe-mock: {exc}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state = mock_state(app)
-    body_timeout = args.body_timeout if args.body_timeout is not None else state.spec.request_body_timeout
+    body_timeout = args.body_timeout if args.body_timeout is not None else LIMITS.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
-    try:
-        ensure_free(args.host, args.port)
-    except PortBusy as exc:
-        sys.exit(f"leadvibe-mock: {exc}; choose another with --port")
-    except OSError as exc:
-        sys.exit(f"leadvibe-mock: cannot listen on {args.host}:{args.port}: {exc}")
+    exit_if_busy(args.host, args.port)
     also = None
     if args.host in LOOPBACK_NAMES:
         forwarder = LoopbackForwarder(args.port)
@@ -168,11 +165,16 @@ def main(argv: list[str] | None = None) -> None:
             )
     if not args.quiet:
         print(
-            banner(f"http://{args.host}:{args.port}", state.store.lead_count(), args.seed, args.scenario, also),
+            banner(
+                base_url(args.host, args.port),
+                state.store.lead_count(),
+                args.seed,
+                args.scenario,
+                also,
+                controls.chaos.rule,
+            ),
             flush=True,
         )
-    server = BoundedBodyApp(
-        app, max_body_bytes=state.spec.max_request_bytes, body_timeout=body_timeout, controls=controls
-    )
+    server = BoundedBodyApp(app, max_body_bytes=LIMITS.max_request_bytes, body_timeout=body_timeout, controls=controls)
     on_start = [] if args.no_reload else [Reloader(server, config).start]
-    serve(server, args.host, args.port, HeadLimits.of(state.spec, body_timeout), on_start, server.record_refusal)
+    serve(server, args.host, args.port, HeadLimits.of(body_timeout), on_start, server.record_refusal)

@@ -53,9 +53,48 @@ def static(name: str) -> Response:
     return file_in(DIST, name, max_age=3600)
 
 
+# The mock's own request headers, offered on every operation of the page (never in openapi.yaml): so that
+# "Try it out" can force a response or simulate slowness and failure. Empty fields are not sent.
+MOCK_PARAMETERS = [
+    {
+        "name": "Prefer",
+        "in": "header",
+        "required": False,
+        "description": "Mock only: force a response, e.g. `code=404`, `example=ld_123`, `dynamic=true, seed=42`.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "X-Mock-Delay",
+        "in": "header",
+        "required": False,
+        "description": "Mock only: latency in ms, e.g. `300` or `100-800`.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "X-Mock-Fail",
+        "in": "header",
+        "required": False,
+        "description": "Mock only: a status 400-599, or drop, empty, chunk, dribble.",
+        "schema": {"type": "string"},
+    },
+]
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+def _with_mock_parameters(paths: dict[str, Any]) -> dict[str, Any]:
+    return {
+        path: {
+            key: {**value, "parameters": [*value.get("parameters", []), *MOCK_PARAMETERS]} if key in METHODS else value
+            for key, value in item.items()
+        }
+        for path, item in paths.items()
+    }
+
+
 @docs.get("/docs/openapi.json")
 def spec() -> Response:
     document: dict[str, Any] = dict(mock_state(current_app).spec.document)
     # Relative: the page's own origin. Never built from the request's Host, which a client chooses.
     document["servers"] = [{"url": "/", "description": "this mock"}]
+    document["paths"] = _with_mock_parameters(document.get("paths", {}))
     return Response(orjson.dumps(document), mimetype="application/json")  # keeps the spec's order

@@ -18,6 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MAX_DEPTH = 8
+SEEDED_NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Seeded(random.Random):
+    """The dice of a repeatable body (`Prefer: seed=42`): dates count back from a fixed instant, not from now."""
+
+    now = SEEDED_NOW
+
 
 Resolve = Callable[[Any], Any]
 
@@ -103,11 +111,12 @@ def _word(rng: random.Random, length: int = 8) -> str:
 
 def _string(schema: Mapping[str, Any], rng: random.Random) -> str:
     form = schema.get("format")
+    now = rng.now if isinstance(rng, Seeded) else datetime.now(UTC)
     if form == "date-time":
-        moment = datetime.now(UTC) - timedelta(minutes=rng.randint(0, 60 * 24 * 90))
+        moment = now - timedelta(minutes=rng.randint(0, 60 * 24 * 90))
         return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     if form == "date":
-        return (datetime.now(UTC) - timedelta(days=rng.randint(0, 90))).strftime("%Y-%m-%d")
+        return (now - timedelta(days=rng.randint(0, 90))).strftime("%Y-%m-%d")
     if form == "email":
         return f"{_word(rng)}@example.com"
     if form in ("uri", "url"):

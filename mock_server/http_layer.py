@@ -5,8 +5,8 @@ body, including what the HTTP layer refuses before any app runs. uvicorn (with h
 parser) does the HTTP work: keep-alive, pipelining, flow control, `Expect: 100-continue`, chunked bodies.
 This subclass adds what it leaves open, each limit stated once in openapi.yaml (`info`):
 
-- a request target (path and query) over `x-max-request-target-bytes`: 414 `/problems/uri-too-long`;
-- more than `x-max-header-fields` header fields, or over `x-max-header-bytes` of them: 431
+- a request target (path and query) over `max_request_target_bytes` (mock_server.limits): 414 `/problems/uri-too-long`;
+- more than `max_header_fields` header fields, or over `max_header_bytes` of them: 431
   `/problems/headers-too-large` (httptools itself bounds neither, so bytes are counted as they arrive);
 - a head (request line and headers) that does not arrive within the body timeout of its first byte: 408
   `/problems/request-timeout` (a slow client holds a socket, never the thread, but not for ever);
@@ -45,7 +45,7 @@ import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
-from leadvibe_contract.contract import Contract
+from mock_server.limits import LIMITS
 from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
 
 LINGER_SECONDS = 2.0
@@ -69,12 +69,13 @@ class HeadLimits:
     timeout: float
 
     @classmethod
-    def of(cls, contract: Contract, timeout: float | None = None) -> HeadLimits:
+    def of(cls, timeout: float | None = None) -> HeadLimits:
+        """The mock's own limits (mock_server.limits), with the body timeout of the command line."""
         return cls(
-            max_target_bytes=contract.limit("x-max-request-target-bytes"),
-            max_header_fields=contract.limit("x-max-header-fields"),
-            max_header_bytes=contract.limit("x-max-header-bytes"),
-            timeout=timeout if timeout is not None else contract.request_body_timeout,
+            max_target_bytes=LIMITS.max_request_target_bytes,
+            max_header_fields=LIMITS.max_header_fields,
+            max_header_bytes=LIMITS.max_header_bytes,
+            timeout=timeout if timeout is not None else LIMITS.request_body_timeout,
         )
 
     @property

@@ -2,8 +2,10 @@
 
 Why in the serving layer: only there are the whole time (delay and body read included) and the final
 status known. The reason of a 4xx is read back from the problem document the app sent (only for
-errors, so the plain path pays nothing for it). Credentials never appear: the line and the journal hold
-the method, path, query, status, time and verdict, not the headers.
+errors, so the plain path pays nothing for it). Credentials never appear: the line holds the method,
+path, query, status, time and verdict; the journal also the request's headers (the values of
+`Authorization`, `Cookie` and `Proxy-Authorization` replaced by `[redacted]`), and the first
+`BODY_KEPT` bytes of the request and response bodies, as WireMock's request journal does.
 
 Writes are buffered and flushed once per event-loop turn, not once per line: a line costs a few
 microseconds, a flush per request would cost a system call each.
@@ -15,12 +17,16 @@ import asyncio
 import sys
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import orjson
 
 JOURNAL_SIZE = 200
+BODY_KEPT = 2048  # bytes of each body kept per entry: 200 entries stay under a megabyte
+SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+REDACTED = "[redacted]"
 
 
 @dataclass
@@ -47,6 +53,8 @@ class Journal:
         note: str | None = None,
         *,
         keep: bool = True,
+        headers: Iterable[tuple[str, str]] = (),
+        request_body: bytes = b"",
     ) -> None:
         """Log the request, and keep it in the journal unless `keep` is false (the admin API's own)."""
         reason = _printable(_reason(body)) if status >= 400 and body else None
@@ -62,6 +70,13 @@ class Journal:
                     "status": status,
                     "ms": round(seconds * 1000, 2),
                     "verdict": verdict,
+                    "query": _printable(query),
+                    "headers": {
+                        _printable(name): REDACTED if name in SECRET_HEADERS else _printable(value)
+                        for name, value in headers
+                    },
+                    "body": _text(request_body),
+                    "response": _text(body),
                 }
             )
         if self.quiet:
@@ -92,6 +107,11 @@ class Journal:
 
     def clear(self) -> None:
         self.entries.clear()
+
+
+def _text(data: bytes) -> str:
+    """The first BODY_KEPT bytes of a body, as printable text (an undecodable byte escaped)."""
+    return _printable(data[:BODY_KEPT].decode("utf-8", "backslashreplace"))
 
 
 def _printable(text: str | None) -> str:

@@ -17,6 +17,7 @@ import contextlib
 import errno
 import logging
 import socket
+import sys
 import threading
 
 log = logging.getLogger("mock_server")
@@ -40,6 +41,21 @@ def ensure_free(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise PortBusy(f"port {port} on {host} is already in use (another mock?)") from exc
             raise
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL of (host, port) as curl and browsers take it: an IPv6 literal in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def exit_if_busy(host: str, port: int) -> None:
+    """Exit with one clear line when (host, port) cannot be listened on; before anything is set up."""
+    try:
+        ensure_free(host, port)
+    except PortBusy as exc:
+        sys.exit(f"leadvibe-mock: {exc}; choose another with --port")
+    except OSError as exc:
+        sys.exit(f"leadvibe-mock: cannot listen on {base_url(host, port)}: {exc}")
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from leadvibe_contract.contract import Contract, OperationSpec
-from mock_server.fake import fake
+from mock_server.fake import Seeded, fake
+from mock_server.numbers import whole_number
 from mock_server.problems import ApiProblem, FieldError
 
 _rng = random.Random()
@@ -31,10 +32,14 @@ class Preferences:
     code: int | None = None
     example: str | None = None
     dynamic: bool = False
+    seed: int | None = None  # the same seed, the same dynamic body
 
     @property
     def any(self) -> bool:
-        return self.code is not None or self.example is not None or self.dynamic
+        return self.code is not None or self.example is not None or self.dynamic or self.seed is not None
+
+    def rng(self) -> random.Random:
+        return Seeded(self.seed) if self.seed is not None else _rng
 
     def applied(self) -> str:
         parts = []
@@ -44,6 +49,8 @@ class Preferences:
             parts.append(f"example={self.example}")
         if self.dynamic:
             parts.append("dynamic=true")
+        if self.seed is not None:
+            parts.append(f"seed={self.seed}")
         return ", ".join(parts)
 
 
@@ -58,12 +65,31 @@ def parse_prefer(header: str) -> Preferences:
         name, _, value = part.strip().partition("=")
         found[name.strip().lower()] = value.strip().strip('"')
     code = found.get("code")
-    if code is not None and not (code.isascii() and code.isdigit() and 100 <= int(code) <= 599):
-        raise _bad(f"Prefer code={code!r} is not an HTTP status.")
+    status = whole_number(code, 100, 599) if code is not None else None
+    if code is not None and status is None:
+        raise _bad(f"Prefer code={code[:20]!r} is not an HTTP status.")
     dynamic = found.get("dynamic", "false").lower()
     if dynamic not in ("true", "false"):
-        raise _bad(f"Prefer dynamic={dynamic!r} must be true or false.")
-    return Preferences(int(code) if code is not None else None, found.get("example") or None, dynamic == "true")
+        raise _bad(f"Prefer dynamic={dynamic[:20]!r} must be true or false.")
+    given_seed = found.get("seed")
+    seed = whole_number(given_seed, 0, 2**63) if given_seed is not None else None
+    if given_seed is not None and seed is None:
+        raise _bad(f"Prefer seed={given_seed[:20]!r} is not a whole number.")
+    return Preferences(status, found.get("example") or None, dynamic == "true" or seed is not None, seed)
+
+
+QUERY_PREFIX = "__"  # Prism's `?__code=404&__example=ld_123&__dynamic=true` (and `__seed=42`)
+QUERY_FORCING = frozenset(QUERY_PREFIX + name for name in ("code", "example", "dynamic", "seed"))
+
+
+def query_preferences(query: Mapping[str, list[str]]) -> str:
+    """The forcing parameters of a query string as a `Prefer` header, for links and images that cannot
+    send one; `parse_prefer` then reads both alike (the query's come last, so they win)."""
+    return ", ".join(
+        f"{name.removeprefix(QUERY_PREFIX)}={values[-1]}"
+        for name, values in query.items()
+        if name in QUERY_FORCING and values
+    )
 
 
 @dataclass(frozen=True)
@@ -97,7 +123,9 @@ def forced_response(spec: Contract, operation: OperationSpec, prefer: Preference
             headers[name] = 'Bearer realm="leadvibe"'
         elif header.get("required") and name.lower() != "set-cookie":  # a forced response sets no state
             value = header.get("example", spec.resolve(header.get("schema", {})).get("examples", [None])[0])
-            headers[name] = str(value if value is not None else fake(header.get("schema", {}), spec.resolve, _rng))
+            headers[name] = str(
+                value if value is not None else fake(header.get("schema", {}), spec.resolve, prefer.rng())
+            )
     return Forced(status, body, media_type, headers)
 
 
@@ -115,8 +143,9 @@ def _body(
         return documented
     validator = operation.responses.get(status)
     schema = content.get("schema", {})
+    rng = prefer.rng()
     for _ in range(20):
-        body = fake(schema, spec.resolve, _rng)
+        body = fake(schema, spec.resolve, rng)
         if status >= 400 and isinstance(body, dict):
             body.update(_problem_fields(status, prefer))
         if validator is None or validator.is_valid(body):

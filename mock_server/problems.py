@@ -93,8 +93,9 @@ def unauthorized(detail: str, *, invalid_token: bool, basic: bool = False) -> Ap
     return ApiProblem(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
-def forbidden_org_unit(unit_id: str) -> ApiProblem:
-    return ApiProblem(403, "forbidden-org-unit", f"This token may not use Organizational Unit '{unit_id}'.")
+def org_unit_not_found(unit_id: str) -> ApiProblem:
+    """An OU the caller may not use, whether or not it exists: a 404, as a lead of another OU (no 403 in the docs)."""
+    return ApiProblem(404, "not-found", f"No Organizational Unit '{unit_id}' that these credentials may use.")
 
 
 # The one mapping from the store's refusals to HTTP: status and problem type per kind of error.

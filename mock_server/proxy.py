@@ -13,16 +13,25 @@ findings: whatever it meets, the exchange passes through unchanged. What the pro
 
 - the upstream cannot be reached or fails mid-answer: a 502 problem; it takes longer than
   `--upstream-timeout` for the whole exchange: a 504 problem (never a hang);
-- a request body over `info.x-max-request-bytes`, or one that does not arrive within the body timeout:
+- a request body over `max_request_bytes` (mock_server.limits), or one not arriving within the body timeout:
   the mock's 413 / 408 problems (it is never forwarded);
-- CORS, exactly as the mock: preflights from an allowed origin are answered here, and a response to an
-  allowed origin carries the mock's CORS headers instead of the upstream's (which name the upstream's
-  own origins), so a front end on localhost can talk to staging through the proxy.
+- a path with a dot segment or an encoded slash (`%2e%2e`, `..%2f`): a 400 problem, never forwarded, since
+  the upstream would resolve it outside its base path. Every other path goes upstream exactly as sent
+  (never decoded, so never decoded twice);
+- CORS, exactly as the mock: preflights from an allowed origin are answered here (any request header a
+  front end asks for: Prefer, X-Request-Id, X-Mock-*), and a response to an allowed origin carries the
+  mock's CORS headers instead of the upstream's (which name the upstream's own origins), so a front end
+  on localhost can talk to staging through the proxy.
+
+Judging a body runs on a worker thread (the event loop serves other clients meanwhile) and from
+jsonschema-rs' `evaluate` output, whose errors are plain strings: `iter_errors` builds a Python object
+holding the failing instance for every error, which for 3,000 bad keys took 1.5 GB.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import gzip
 import json
 import logging
@@ -31,8 +40,7 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http.cookiejar import CookieJar, DefaultCookiePolicy
-from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 import httpx
 from werkzeug.exceptions import MethodNotAllowed, NotFound
@@ -40,9 +48,9 @@ from werkzeug.routing import Map, MapAdapter, Rule
 
 from leadvibe_contract.contract import Contract, OperationSpec
 from leadvibe_contract.drift import undeclared_fields, undeclared_headers
-from mock_server.app import SegmentExcept, flask_rules, raw_cookies
+from mock_server.app import SegmentExcept, exposed_headers, flask_rules, raw_cookies
 from mock_server.channel import Channel, Request, problem_response
-from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem
+from mock_server.problems import PROBLEM_MEDIA_TYPE, ApiProblem, FieldError
 from mock_server.proxy_journal import (
     DRIFT,
     REQUEST_VIOLATION,
@@ -68,7 +76,8 @@ HOP_BY_HOP = frozenset(
     }
 )  # fmt: skip
 CORS_METHODS = "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
-CORS_HEADERS = "Authorization, Content-Type"
+# Kept in the path sent upstream as they came; any other byte is percent-encoded (a `%` stays: never re-encoded).
+PATH_SAFE = "/:@!$&'()*+,;=~%"
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,16 @@ class Answer:
 def _problem(status: int, slug: str, detail: str) -> Answer:
     body = json.dumps(ApiProblem(status, slug, detail).to_dict()).encode()
     return Answer(status, [("content-type", PROBLEM_MEDIA_TYPE)], body)
+
+
+def escapes_base(raw_path: bytes) -> bool:
+    """Whether an upstream would resolve the path outside its base: a `.` or `..` segment, plain or
+    percent-encoded, or an encoded `/` or `\\` that a server may decode into a separator."""
+    for segment in raw_path.split(b"/"):
+        decoded = unquote(segment.decode("latin-1"))
+        if decoded in (".", "..") or "/" in decoded or "\\" in decoded:
+            return True
+    return False
 
 
 def route_map(contract: Contract) -> MapAdapter:
@@ -138,14 +157,18 @@ class ValidatingProxy:
         self.validator = RequestValidator(contract, utc_now)
         self.routes = route_map(contract)
         self.cors_origins = [re.compile(origin) for origin in cors_origins]
+        self.exposed = ", ".join([*exposed_headers(contract), VERDICT_HEADER])
         self._client: httpx.AsyncClient | None = None
 
     def client(self) -> httpx.AsyncClient:
         """Created in the worker's event loop. No environment (proxies, .netrc credentials), no redirects
-        followed, and a cookie jar that keeps nothing: one client's cookies never reach another's request."""
+        followed, and a cookie jar that keeps nothing: one client's cookies never reach another's request.
+        No cap on connections (httpx's default is 100): slow exchanges must not make the others queue for
+        a pool slot; what bounds them is the number of clients the server accepts."""
         if self._client is None:
             self._client = httpx.AsyncClient(
                 timeout=httpx.Timeout(self.timeout),
+                limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
                 trust_env=False,
                 follow_redirects=False,
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
@@ -165,7 +188,16 @@ class ValidatingProxy:
             answer = Answer(status, list(problem_headers), data)
             await self._respond(channel, answer, REQUEST_VIOLATION, origin)
             return
-        answer, verdict = await self.handle(request.method, request.path, request.query_string, headers, body)
+        if escapes_base(request.raw_path):
+            detail = "A dot segment or an encoded slash in the path is not forwarded: it would leave the base path."
+            refused = ApiProblem(400, "validation-error", detail, errors=[FieldError("path", "", detail)])
+            status, problem_headers, data = problem_response(refused)
+            self._record(Exchange(request.method, request.path, None, status, [Finding(REQUEST_VIOLATION, detail)]))
+            await self._respond(channel, Answer(status, list(problem_headers), data), REQUEST_VIOLATION, origin)
+            return
+        answer, verdict = await self.handle(
+            request.method, request.path, request.query_string, headers, body, request.raw_path
+        )
         await self._respond(channel, answer, verdict, origin)
 
     async def _respond(self, channel: Channel, answer: Answer, verdict: str, origin: str | None) -> None:
@@ -176,14 +208,22 @@ class ValidatingProxy:
             headers += [
                 ("access-control-allow-origin", origin or ""),
                 ("access-control-allow-credentials", "true"),
-                ("access-control-expose-headers", VERDICT_HEADER),
+                ("access-control-expose-headers", self.exposed),
                 ("vary", "Origin"),
             ]
+        if not any(name.lower() == "date" for name, _ in headers):  # the upstream's own Date is kept
+            headers.append(("date", email.utils.formatdate(usegmt=True)))
         headers.append((VERDICT_HEADER, verdict))
         await channel.respond(answer.status, headers, answer.body)
 
     async def handle(
-        self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        raw_path: bytes,
     ) -> tuple[Answer, str]:
         """Preflight, or forward and judge: the answer and its verdict."""
         given = dict(headers)
@@ -194,16 +234,17 @@ class ValidatingProxy:
         ):
             preflight = [
                 ("access-control-allow-methods", CORS_METHODS),
-                ("access-control-allow-headers", CORS_HEADERS),
+                # Whatever the page asks for (as the mock's flask-cors `allow_headers="*"` does).
+                ("access-control-allow-headers", given.get("access-control-request-headers", "")),
                 ("access-control-max-age", "600"),
             ]
             return Answer(204, preflight, b""), "ok"
         operation, findings = self._judge_request(method, path, query, given, body)
         exchange = Exchange(method, path, operation.operation_id if operation else None, 0, findings)
-        answer = await self._forward(method, path, query, headers, body, exchange)
+        answer = await self._forward(method, raw_path, query, headers, body, exchange)
         exchange.status = answer.status
         if operation is not None and exchange.verdict != UPSTREAM_ERROR:
-            exchange.findings += self._judge_response(operation, answer)
+            exchange.findings += await asyncio.to_thread(self._judge_response, operation, answer, "prefer" in given)
         self._record(exchange)
         return answer, exchange.verdict
 
@@ -236,10 +277,10 @@ class ValidatingProxy:
         return operation, []
 
     async def _forward(
-        self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: bytes, exchange: Exchange
+        self, method: str, path: bytes, query: str, headers: list[tuple[str, str]], body: bytes, exchange: Exchange
     ) -> Answer:
         base = self.upstream.raw_path.split(b"?", 1)[0].rstrip(b"/")
-        raw_path = base + quote(path, safe="/:@!$&'()*+,;=~%").encode("ascii")
+        raw_path = base + quote(path, safe=PATH_SAFE).encode("ascii")
         url = self.upstream.copy_with(raw_path=raw_path + (b"?" + query.encode("latin-1") if query else b""))
         sent = [(name, value) for name, value in headers if name not in HOP_BY_HOP]
         client = self.client()
@@ -276,14 +317,14 @@ class ValidatingProxy:
         ]
         return Answer(response.status_code, kept, bytes(data), upstream=True)
 
-    def _judge_response(self, operation: OperationSpec, answer: Answer) -> list[Finding]:
+    def _judge_response(self, operation: OperationSpec, answer: Answer, preferred: bool) -> list[Finding]:
         try:
-            return self._response_findings(operation, answer)
+            return self._response_findings(operation, answer, preferred)
         except Exception as exc:  # never let judging break the exchange
             log.exception("could not judge the response of %s", operation.label)
             return [Finding(RESPONSE_VIOLATION, f"could not be validated: {type(exc).__name__}")]
 
-    def _response_findings(self, operation: OperationSpec, answer: Answer) -> list[Finding]:
+    def _response_findings(self, operation: OperationSpec, answer: Answer, preferred: bool) -> list[Finding]:
         status = answer.status
         if status not in operation.responses:
             return [Finding(DRIFT, f"undeclared status {status}")]
@@ -291,6 +332,8 @@ class ValidatingProxy:
         findings = [
             Finding(DRIFT, f"undeclared header {name} on a {status}")
             for name in undeclared_headers(self.contract, operation, status, list(headers))
+            # RFC 7240's answer to the request's own Prefer header is not drift.
+            if not (preferred and name == "preference-applied")
         ]
         validator = operation.responses[status]
         if validator is None:
@@ -303,10 +346,13 @@ class ValidatingProxy:
         except ValueError:
             media = headers.get("content-type", "(none)")
             return [*findings, Finding(RESPONSE_VIOLATION, f"a {status} whose body is not JSON ({media[:60]})")]
-        for error in list(validator.iter_errors(document))[:MAX_FINDINGS]:
-            where = "".join(f"/{part}" for part in error.instance_path) or "(whole body)"
-            kind: Any = error.kind
-            findings.append(Finding(RESPONSE_VIOLATION, f"{status} {where}: does not satisfy '{kind.name}'"))
+        errors = validator.evaluate(document).errors()
+        for error in errors[:MAX_FINDINGS]:
+            where = error["instanceLocation"] or "(whole body)"
+            keyword = error["schemaLocation"].rsplit("/", 1)[-1]
+            findings.append(Finding(RESPONSE_VIOLATION, f"{status} {where}: does not satisfy '{keyword}'"))
+        if errors:  # undeclared fields are looked for in a valid body only: the closed schema's errors
+            return findings  # would repeat each of the violations above, as costly Python objects
         findings += [
             Finding(DRIFT, f"undeclared field {pointer} in a {status}")
             for pointer, _ in undeclared_fields(operation, status, document)[:MAX_FINDINGS]

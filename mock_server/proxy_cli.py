@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 from leadvibe_contract.contract import SpecError, load_contract
 from mock_server.config import LOCAL_ORIGINS
 from mock_server.http_layer import HeadLimits
+from mock_server.limits import LIMITS
+from mock_server.listen import base_url, exit_if_busy
 from mock_server.proxy import ValidatingProxy
 from mock_server.proxy_journal import Journal, read_journal, summary
 from mock_server.serving import serve
@@ -82,20 +84,21 @@ def _proxy(
 def serve_proxy(args: argparse.Namespace) -> None:
     try:
         upstream = check_upstream(args.proxy)
-        contract = load_contract()
+        load_contract()  # a spec that does not load stops the proxy here, not on its first request
     except (ValueError, SpecError) as exc:
         sys.exit(f"leadvibe-mock: {exc}")
     if args.upstream_timeout <= 0:
         sys.exit("leadvibe-mock: --upstream-timeout must be positive")
-    body_timeout = args.body_timeout if args.body_timeout is not None else contract.request_body_timeout
+    body_timeout = args.body_timeout if args.body_timeout is not None else LIMITS.request_body_timeout
     if body_timeout <= 0:
         sys.exit("leadvibe-mock: --body-timeout must be positive")
+    exit_if_busy(args.host, args.port)  # before the journal is emptied: it may be another proxy's
     journal_path: Path = args.journal.resolve()
     Journal(journal_path).start()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.quiet:
         print(
-            f"leadvibe-mock: validating proxy to {upstream}; serving http://{args.host}:{args.port}; "
+            f"leadvibe-mock: validating proxy to {upstream}; serving {base_url(args.host, args.port)}; "
             f"journal {journal_path}",
             flush=True,
         )
@@ -104,10 +107,10 @@ def serve_proxy(args: argparse.Namespace) -> None:
         journal_path,
         args.upstream_timeout,
         tuple(args.cors_origin or LOCAL_ORIGINS),
-        contract.max_request_bytes,
+        LIMITS.max_request_bytes,
         body_timeout,
     )
     try:
-        serve(proxy, args.host, args.port, HeadLimits.of(contract, body_timeout))
+        serve(proxy, args.host, args.port, HeadLimits.of(body_timeout), date_header=False)
     finally:
         print(summary(read_journal(journal_path), journal_path), flush=True)

@@ -3,10 +3,10 @@
 Why polling (once a second, two `stat` calls) rather than inotify: no extra dependency, and it works on
 any file system (Docker bind mounts, network drives) where editors replace files in various ways.
 
-What is kept: after an edit of openapi.yaml the leads, the failure rules, the scenario and the journal
-stay; validation, limits and routes are the new spec's. After an edit of the seed the leads are the new
-seed's (in the current scenario). An edit that does not load (bad YAML, a spec the handlers do not
-match, a seed that breaks the contract) keeps the last good version serving, and says why.
+What is kept: after an edit of openapi.yaml the leads, the failure rules, the scenario and the journal stay;
+validation and routes are the new spec's (the mock's limits are its own: mock_server.limits). After an edit of
+the seed the leads are the new seed's (in the current scenario). An edit that does not load (bad YAML, a spec
+the handlers do not match, a seed that breaks the contract) keeps the last good version serving, and says why.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ class Event:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     suppressed: bool = False
     written: bool = False  # its time is the server's clock (no timestamp was sent): shown with milliseconds
+    sent: bytes | None = None  # an ingested event's metadata as sent, compact JSON (`metadata` keeps what rules read)
 
 
 @dataclass(frozen=True)
@@ -103,9 +104,12 @@ def hourly_scores(
     start: datetime,
     end: datetime,
 ) -> Iterator[tuple[datetime, int]]:
-    """The score at every full hour in [start, end], as of that instant (events are sorted by time)."""
+    """The score at every full hour in [start, end], as of that instant (events are sorted by time).
+    No hour is stepped to past `end`: at the calendar's last hour, that step would overflow."""
     hour = floor_hour(start)
     if hour < start:
+        if end - hour < HOUR:
+            return
         hour += HOUR
     index = 0
     score = 0
@@ -124,6 +128,8 @@ def hourly_scores(
                 score = _step(score, rule.weight)
             index += 1
         yield hour, score
+        if end - hour < HOUR:
+            return
         hour += HOUR
 
 

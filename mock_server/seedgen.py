@@ -167,6 +167,15 @@ TOKENS: list[dict[str, Any]] = [
     },
     # A user with two OUs and no default one: without the activeOu cookie, "Active OU must be set".
     {"token": "kbn_pat_demo_nodefault", "org_id": "org_456", "units": ["unit_default", "unit_emea"]},
+    # The demo user signed in from a browser (docs §1.2: browser and SPA clients send a JWT Bearer token).
+    # Its payload says {"sub":"usr_demo","org_id":"org_456","iss":"leadvibe-mock"}; no signature is checked.
+    {
+        "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c3JfZGVtbyIsIm9yZ19pZCI6Im9yZ180NTYiLCJpc3MiOiJsZWFk"
+        "dmliZS1tb2NrIn0.bW9jay1zaWduYXR1cmU",
+        "org_id": "org_456",
+        "units": ["unit_default", "unit_emea"],
+        "default_unit": "unit_default",
+    },
 ]
 
 # Service-account credentials (HTTP Basic, client_id:client_secret), each tied to one OU.

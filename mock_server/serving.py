@@ -25,13 +25,15 @@ from typing import Any
 import uvicorn
 
 from mock_server.channel import Channel, Handler, Request, asgi_app, problem_response
-from mock_server.chaos import DELAY_HEADER, DROP, FAIL_HEADER, FAIL_KEY
+from mock_server.chaos import CHUNK, CONNECTION_FAULTS, DELAY_HEADER, DRIBBLE, DROP, EMPTY, FAIL_HEADER, FAIL_KEY
 from mock_server.controls import NOTE_KEY, Controls
 from mock_server.http_layer import HeadLimits, ProblemHttpProtocol, RefusalHook
 from mock_server.problems import ApiProblem
 
 log = logging.getLogger("mock_server")
 
+DRIBBLE_PIECES = 10  # a dribbled body: ten pieces, 200 ms apart
+DRIBBLE_PAUSE = 0.2
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -53,12 +55,7 @@ class BoundedBodyApp:
         try:
             body = await channel.body(request, max_bytes=self.max_body_bytes, timeout=self.body_timeout)
             simulated = request.method != "OPTIONS" and not path.startswith(("/_mock/", "/docs"))
-            if simulated and await self._simulate(request, path, extra) == DROP:
-                # The status line goes out, then the connection closes before the promised body.
-                promised = [("content-type", "application/json"), ("content-length", "64")]
-                await channel.cut_short(200, promised, b'{"lead_id": ')
-                self._record(request, 200, started, b"", "simulated: connection dropped")
-                return
+            failure = await self._simulate(request, path, extra) if simulated else None
         except ApiProblem as problem:
             status, headers, data = problem_response(problem)
             await channel.respond(status, headers, data)
@@ -67,9 +64,26 @@ class BoundedBodyApp:
         environ = wsgi_environ(request, body)
         environ.update(extra)
         status, headers, data = self._run(environ)
+        if failure in CONNECTION_FAULTS:
+            # The app's answer (its CORS headers included, so a browser sees a network error, not a CORS one).
+            await self._fault(channel, str(failure), status, headers, data)
+            self._record(request, status, started, b"", f"simulated: {failure}")
+            return
         await channel.respond(status, headers, data)
         if not path.startswith("/docs"):
-            self._record(request, status, started, data, environ.get(NOTE_KEY))
+            self._record(request, status, started, data, environ.get(NOTE_KEY), body)
+
+    @staticmethod
+    async def _fault(channel: Channel, fault: str, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
+        if fault == DROP:  # the status line and half the promised body, then the connection closes
+            await channel.cut_short(status, headers, data[: len(data) // 2])
+        elif fault == EMPTY:
+            await channel.close()
+        elif fault == CHUNK:  # no Content-Length: the body goes chunked, and breaks off in its first chunk
+            unframed = [(name, value) for name, value in headers if name.lower() != "content-length"]
+            await channel.cut_short(status, unframed, data[: len(data) // 2])
+        else:
+            await channel.dribble(status, headers, data, pieces=DRIBBLE_PIECES, pause=DRIBBLE_PAUSE)
 
     def record_refusal(self, method: str, target: str, status: int, body: bytes) -> None:
         """A request the HTTP layer refused before any app ran: in the log line and the journal too."""
@@ -84,17 +98,19 @@ class BoundedBodyApp:
             return None
         try:
             operation = self.controls.route(request.method, path) if chaos.operations else None
-            delay, failure = chaos.decide(operation, delay_header, fail_header)
+            delay, failure = chaos.decide(operation, delay_header, fail_header, path)
         except ApiProblem as problem:
             extra[FAIL_KEY] = problem  # the app answers it, with CORS headers
             return None
         if delay:
             await asyncio.sleep(delay)
-        if failure is not None and failure != DROP:
+        if failure is not None and failure != DRIBBLE:  # a dribbled answer is the real one
             extra[FAIL_KEY] = failure
         return failure
 
-    def _record(self, request: Request, status: int, started: float, data: bytes, note: str | None) -> None:
+    def _record(
+        self, request: Request, status: int, started: float, data: bytes, note: str | None, body: bytes = b""
+    ) -> None:
         journal = self.controls.journal
         seconds = time.perf_counter() - started
         journal.record(
@@ -106,6 +122,8 @@ class BoundedBodyApp:
             data,
             note,
             keep=not request.path.startswith("/_mock/"),
+            headers=request.headers.items(),
+            request_body=body,
         )
 
     def _run(self, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
@@ -175,9 +193,12 @@ def serve(
     limits: HeadLimits,
     on_start: Iterable[Callable[..., None]] = (),
     on_refusal: RefusalHook | None = None,
+    *,
+    date_header: bool = True,
 ) -> None:
     """Serve until SIGINT or SIGTERM: uvicorn in this process (the state is in memory: one process), its
-    event loop uvloop where installed (a dependency wherever it builds: not on Windows), else asyncio."""
+    event loop uvloop where installed (a dependency wherever it builds: not on Windows), else asyncio.
+    `date_header=False` for the proxy, which passes the upstream's Date (uvicorn would add a second)."""
     config = uvicorn.Config(
         asgi_app(handler),
         host=host,
@@ -189,6 +210,7 @@ def serve(
         log_level="error",  # the journal says what happened; uvicorn's own lines would repeat it
         access_log=False,
         server_header=False,
+        date_header=date_header,
         proxy_headers=False,  # X-Forwarded-* from a local client must not change the scheme or the client
         timeout_graceful_shutdown=2,  # a stalled client cannot hold a Ctrl-C
     )

@@ -24,6 +24,9 @@ class MockState:
     store: LeadStore
     directory: Directory
     controls: Controls
+    # The text `spec` was loaded from, for /openapi.yaml: while an edit is refused, the file on disk is not
+    # what the mock validates against.
+    spec_source: bytes = b""
 
 
 def mock_state(app: Flask) -> MockState:

@@ -23,6 +23,8 @@ from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, LimitReached, MetadataFull
 from mock_server.lead_index import LeadIndex
+from mock_server.limits import LIMITS
+from mock_server.raw_json import RawJson, compact_json
 from mock_server.scoring import Event, Ruleset, current_score, explain, hourly_scores, score_at
 from mock_server.seed import LeadSeed, SeedData
 from mock_server.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
@@ -174,15 +176,18 @@ class Deletion:
 
 @dataclass(frozen=True)
 class StoreLimits:
-    """Limits of the contract the store enforces, read from openapi.yaml."""
+    """Limits the store enforces: the spec's windows and retention, and the mock's own (mock_server.limits)."""
 
-    max_metadata_keys: int
     retention: timedelta  # how far back score history goes: the largest `days` the spec accepts
+    max_metadata_keys: int = 200
     # What an OU may hold (README, Limits and abuse): memory stays bounded under any stream of requests.
     max_leads_per_ou: int = 10_000
     max_events_per_lead: int = 200
     max_aliases_per_lead: int = 50
     max_deletions_per_ou: int = 10_000
+    max_event_metadata_bytes: int = 64 * 1024 * 1024
+    # Metadata the server sets on events of a type, whatever was sent (LeadEvent's if/then in the spec).
+    server_metadata: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # The window values of the list filters (the spec's enums), each kept as an index of the list.
     last_active_windows: tuple[str, ...] = ()
     created_windows: tuple[str, ...] = ()
@@ -193,12 +198,14 @@ class StoreLimits:
         return cls(
             last_active_windows=tuple(listing.parameter("last_active").enum),
             created_windows=tuple(listing.parameter("range").enum),
-            max_metadata_keys=int(spec.schema("LeadMetadata")["maxProperties"]),
             retention=timedelta(days=int(spec.component_parameter("Days")["schema"]["maximum"])),
-            max_leads_per_ou=spec.limit("x-max-leads-per-ou"),
-            max_events_per_lead=spec.limit("x-max-events-per-lead"),
-            max_aliases_per_lead=spec.limit("x-max-aliases-per-lead"),
-            max_deletions_per_ou=spec.limit("x-max-deletions-per-ou"),
+            max_leads_per_ou=LIMITS.max_leads_per_ou,
+            max_events_per_lead=LIMITS.max_events_per_lead,
+            max_aliases_per_lead=LIMITS.max_aliases_per_lead,
+            max_deletions_per_ou=LIMITS.max_deletions_per_ou,
+            max_event_metadata_bytes=LIMITS.max_event_metadata_bytes,
+            server_metadata=_server_metadata(spec.schema("LeadEvent")),
+            max_metadata_keys=LIMITS.max_metadata_keys,
         )
 
 
@@ -222,6 +229,15 @@ class IngestRequest:
     lead_id: str | None = None
     timestamp: datetime | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _server_metadata(event: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """From the spec's `if: event_type const X / then: metadata.properties.K const V`: {X: {K: V}}."""
+    if "if" not in event:
+        return {}
+    event_type = event["if"]["properties"]["event_type"]["const"]
+    fields = event["then"]["properties"]["metadata"]["properties"]
+    return {event_type: {key: value["const"] for key, value in fields.items()}}
 
 
 def _rule_needles(rulesets: Iterable[Ruleset]) -> dict[str, tuple[str, ...]]:
@@ -263,6 +279,7 @@ class LeadStore:
         """Back to the seed (or to a new one), with relative seed times taken from now."""
         with self._lock:
             self._seed = seed or self._seed
+            self._metadata_bytes = 0  # of ingested events' metadata kept as sent (max_event_metadata_bytes)
             self._rulesets: tuple[Ruleset, ...] = self._seed.rulesets
             self._primary = next(r for r in self._seed.rulesets if r.primary and r.kind == "engagement")
             self._needles = _rule_needles(self._rulesets)
@@ -431,8 +448,10 @@ class LeadStore:
                         "id": event.event_id,
                         "lead_id": lead.lead_id,
                         "event_type": event.event_type,
-                        "metadata": dict(event.metadata),
+                        "metadata": dict(event.metadata) if event.sent is None else RawJson(event.sent),
                         "created_at": format_timestamp(event.at),
+                        "original_lead_id": None,  # the mock merges no leads
+                        "suppression_reason": "inorganic" if event.suppressed else None,
                     }
                     for event in events[offset : offset + limit]
                 ],
@@ -518,6 +537,8 @@ class LeadStore:
         """PUT: `owner_name` and/or `metadata` (which replaces the whole object)."""
         with self._lock:
             lead = self._visible(scope, lead_id)
+            if len(changes.get("metadata", ())) > self._limits.max_metadata_keys:  # all or nothing
+                raise MetadataFull(len(changes["metadata"]), self._limits.max_metadata_keys)
             if "owner_name" in changes:
                 lead.owner_name = changes["owner_name"]
             if "metadata" in changes:
@@ -542,11 +563,11 @@ class LeadStore:
             return lead.view()
 
     def set_owner(self, scope: Scope, lead_id: str, owner_id: str | None, owner_name: str | None) -> dict[str, Any]:
-        """POST /leads/{id}/owner: assign when an id or a name is given, else unassign."""
+        """POST /leads/{id}/owner: assign when an `owner_id` is given, else unassign (docs §13.1)."""
         with self._lock:
             lead = self._visible(scope, lead_id)
-            assigned = owner_id is not None or owner_name is not None
-            lead.owner_id, lead.owner_name = (owner_id, owner_name) if assigned else (None, None)
+            assigned = owner_id is not None
+            lead.owner_id, lead.owner_name = (owner_id, owner_name or owner_id) if assigned else (None, None)
             self._touch(lead, self._clock())
             return {"status": "ok", "message": "owner assigned" if assigned else "owner unassigned"}
 
@@ -558,6 +579,7 @@ class LeadStore:
             now = self._clock()
             del self._leads[lead_id]
             self._index[scope].remove(lead_id)
+            self._forget(lead.events)
             for alias in lead.aliases:
                 self._alias_owner.pop(self._alias_key(scope, alias.kind, alias.value), None)
             kept = self._deletions.setdefault(scope, {})
@@ -576,18 +598,25 @@ class LeadStore:
         """Attribute the event to a lead (found by id or alias, or created), record it and rescore."""
         with self._lock:
             now = self._clock()
+            metadata = {**request.metadata, **self._limits.server_metadata.get(request.event_type, {})}
+            sent = compact_json(metadata)
+            if self._metadata_bytes + len(sent) > self._limits.max_event_metadata_bytes:
+                raise LimitReached("event metadata kept", self._metadata_bytes, self._limits.max_event_metadata_bytes)
             lead = self._resolve_lead(scope, request, now)
             event = Event(
                 event_id=self._new_id("evt"),
                 event_type=request.event_type,
                 at=min(request.timestamp or now, now),
-                metadata=self._kept_metadata(request.metadata),
+                metadata=self._kept_metadata(metadata),
                 written=request.timestamp is None or request.timestamp > now,
+                sent=sent,
             )
+            self._metadata_bytes += len(sent)
             appended = not lead.events or event.at >= lead.events[-1].at
             bisect.insort_right(lead.events, event, key=lambda item: item.at)
             trimmed = len(lead.events) > self._limits.max_events_per_lead
             if trimmed:  # the newest events are kept; score, history and explain all follow the kept ones
+                self._forget(lead.events[: len(lead.events) - self._limits.max_events_per_lead])
                 del lead.events[: len(lead.events) - self._limits.max_events_per_lead]
             if appended and not trimmed and (lead.score_reset_at is None or event.at >= lead.score_reset_at):
                 rule = self._primary.credit(event)
@@ -598,12 +627,17 @@ class LeadStore:
             self._touch(lead, now)
             return {"message": "Event accepted", "event_id": event.event_id, "lead_id": lead.lead_id}
 
-    def _kept_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
-        """Of an event's metadata, only what scoring reads: per filtered key, the rule substrings it contains.
+    def _forget(self, events: list[Event]) -> None:
+        """Events dropped: the metadata they kept no longer counts against max_event_metadata_bytes."""
+        self._metadata_bytes -= sum(len(event.sent) for event in events if event.sent is not None)
 
-        Event metadata is never returned by the API; rules only ask whether `key` contains a substring.
-        Keeping the matched substrings (joined by NUL, which no rule uses) answers every rule exactly as
-        the full value would, in a few bytes, where a 100 KB value of 33,000 empty arrays took 2.3 MB.
+    def _kept_metadata(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """Of an event's metadata, what scoring reads: per filtered key, the rule substrings it contains.
+
+        The metadata is returned as sent from the compact JSON kept beside (`Event.sent`, never parsed
+        again); rules only ask whether `key` contains a substring. Keeping the matched substrings (joined
+        by NUL, which no rule uses) answers every rule exactly as the full value would, in a few bytes,
+        where a 100 KB value of 33,000 empty arrays took 2.3 MB.
         """
         kept: dict[str, Any] = {}
         for key, needles in self._needles.items():

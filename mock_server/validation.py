@@ -15,12 +15,14 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
 
 from jsonschema_rs import ValidationError, Validator
 
 from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec
 from leadvibe_contract.rules import broken_rules
 from mock_server.json_body import BodyRefused, encodable, read_json
+from mock_server.limits import LIMITS
 from mock_server.problems import (
     FieldError,
     payload_too_large,
@@ -29,7 +31,10 @@ from mock_server.problems import (
 )
 from mock_server.timeutil import Clock, parse_timestamp
 
-_INTEGER = re.compile(r"^[+-]?\d+$")
+# ASCII digits only, the whole text: `\d`, `int()` and `float()` also take fullwidth digits (U+FF11),
+# `float()` underscores and surrounding white space, and `$` a trailing newline.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Errors listed per value. jsonschema-rs computes every error of a value at once, each carrying a copy of
 # the value it is about (3,000 bad metadata keys: 7.8 s and 2 GB), so a value of more than
 # _FULL_REPORT_VALUES values gets its first error only (found with `validate`, which stops there).
@@ -48,16 +53,32 @@ class ValidRequest:
     query: Mapping[str, Any]
     body: Any
     given: frozenset[str] = frozenset()  # the query parameters the client actually sent
+    form: str | None = None  # which alternative of a `oneOf` body it is (BodySpec.forms)
+
+
+def undecodable_query(query_string: str) -> list[FieldError]:
+    """Query parameters whose percent-escapes are not UTF-8. Werkzeug keeps such a value as its literal
+    text, which every string schema without a pattern would accept as if the client had sent it."""
+    found = []
+    for pair in query_string.split("&") if "%" in query_string else ():
+        name, _, value = pair.partition("=")
+        try:
+            unquote_to_bytes(value.replace("+", " ")).decode("utf-8")
+        except UnicodeDecodeError:
+            found.append(FieldError("query", unquote(name, errors="replace"), "is not valid UTF-8"))
+    return found
 
 
 def _coerce(raw: str, json_type: str | None) -> Any:
     if json_type not in ("integer", "number"):
         return raw
     try:
-        if _INTEGER.match(raw):
+        if _INTEGER.fullmatch(raw):
             return int(raw)
+        if not _NUMBER.fullmatch(raw):
+            return raw
         number = float(raw)
-    except ValueError:
+    except ValueError:  # an integer of more than 4,300 digits
         return raw
     if not math.isfinite(number):
         return raw
@@ -166,7 +187,7 @@ class RequestValidator:
     def __init__(self, spec: Contract, clock: Clock) -> None:
         self._spec = spec
         self._clock = clock
-        self._max_depth = spec.limit("x-max-json-depth")
+        self._max_depth = LIMITS.max_json_depth
 
     def validate(
         self,
@@ -176,8 +197,9 @@ class RequestValidator:
         content_type: str | None,
         body: bytes,
         cookies: Mapping[str, str] | None = None,
+        query_string: str = "",
     ) -> ValidRequest:
-        errors: list[FieldError] = []
+        errors: list[FieldError] = undecodable_query(query_string)
         values: dict[str, dict[str, Any]] = {"path": {}, "query": {}, "cookie": {}}
         for parameter in operation.parameters:
             if parameter.location == "path":
@@ -197,7 +219,9 @@ class RequestValidator:
         if errors:
             raise validation_error(errors)
         self._check_sizes(operation, parsed)
-        return ValidRequest(path=values["path"], query=values["query"], body=parsed, given=frozenset(query))
+        forms = operation.body.forms if operation.body is not None else {}
+        form = next((name for name, validator in forms.items() if validator.is_valid(parsed)), None)
+        return ValidRequest(values["path"], values["query"], parsed, frozenset(query), form)
 
     def _parameter(self, parameter: ParameterSpec, raw_values: Sequence[str], into: dict[str, Any]) -> list[FieldError]:
         if not raw_values:

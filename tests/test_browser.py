@@ -187,3 +187,105 @@ def test_the_docs_page_tries_a_request_against_the_mock(browser: Any, mock: tupl
         assert '"lead_id": "ld_123"' in body
     finally:
         context.close()
+
+
+# Issue #21: a simulated drop reads as a cut-off body (not a CORS error); forcing through the query.
+CUT_AND_FORCED = """async (api) => {
+  const auth = {Authorization: "Bearer kbn_pat_demo"};
+  const seen = {};
+  try {
+    const dropped = await fetch(api + "/lead/ld_123", {headers: {...auth, "X-Mock-Fail": "drop"}});
+    seen.dropStatus = dropped.status;
+    try { await dropped.text(); seen.body = "read"; } catch (error) { seen.body = "cut off"; }
+  } catch (error) { seen.dropStatus = "fetch failed: " + error; }
+  const forced = await fetch(api + "/lead/ld_123?__code=404", {headers: auth});
+  seen.forced = [forced.status, forced.headers.get("Preference-Applied")];
+  return seen;
+}"""
+
+
+def test_a_drop_is_a_cut_off_body_and_the_query_forces_a_response(
+    browser: Any, page_port: int, mock: tuple[int, Path]
+) -> None:
+    port, _ = mock
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://localhost:{page_port}/")
+        seen = page.evaluate(CUT_AND_FORCED, f"http://127.0.0.1:{port}")
+    finally:
+        context.close()
+    assert seen["dropStatus"] == 200, seen  # before: the fetch itself failed, as a CORS error
+    assert seen["body"] == "cut off", seen
+    assert seen["forced"] == [404, "code=404"], seen
+
+
+def test_try_it_out_sends_prefer_and_x_mock_headers(browser: Any, mock: tuple[int, Path]) -> None:
+    """Issue #21: the docs page offers the mock's own headers on every operation."""
+    port, _ = mock
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{port}/docs")
+        operation = page.locator("#operations-Leads-getLead")
+        operation.locator(".opblock-summary").click()
+        try_it = operation.locator("button.try-out__btn")
+        if try_it.count() and "Try it out" in try_it.inner_text():
+            try_it.click()
+        operation.locator("input[placeholder='leadID']").fill("ld_123")
+        operation.locator("input[placeholder='Prefer']").fill("code=404")
+        operation.locator("input[placeholder='X-Mock-Delay']").fill("50")
+        operation.locator("button.execute").click()
+        status = operation.locator(".live-responses-table .response .response-col_status").first
+        status.wait_for(timeout=15_000)
+        body = operation.locator(".live-responses-table .response-col_description pre").first.inner_text()
+        assert status.inner_text().strip().startswith("404"), body
+        assert "preference-applied: code=404" in operation.locator(".live-responses-table").inner_text().lower()
+    finally:
+        context.close()
+
+
+THROUGH_THE_PROXY = """async (api) => {
+  const auth = {Authorization: "Bearer kbn_pat_demo"};
+  const seen = {};
+  const forced = await fetch(api + "/lead/ld_123", {headers: {...auth, Prefer: "code=404", "X-Request-Id": "r-1"}});
+  seen.forced = [forced.status, forced.headers.get("Preference-Applied"), forced.headers.get("X-Contract-Verdict")];
+  const anonymous = await fetch(api + "/lead/ld_123");
+  seen.challenge = [anonymous.status, anonymous.headers.get("WWW-Authenticate")];
+  return seen;
+}"""
+
+
+def test_a_front_end_uses_the_validating_proxy_with_the_mocks_cors(
+    browser: Any, page_port: int, mock: tuple[int, Path], tmp_path: Path
+) -> None:
+    """Issue #21: the proxy let only Authorization and Content-Type through its preflight (not Prefer or
+    X-Request-Id), and WWW-Authenticate and Preference-Applied read as null."""
+    port, _ = mock
+    proxy_port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_server", "--port", str(proxy_port), "--proxy", f"http://127.0.0.1:{port}",
+         "--journal", str(tmp_path / "journal.jsonl")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    context = browser.new_context()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                requests.get(f"http://127.0.0.1:{proxy_port}/_mock/health", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        page = context.new_page()
+        page.goto(f"http://localhost:{page_port}/")
+        seen = page.evaluate(THROUGH_THE_PROXY, f"http://127.0.0.1:{proxy_port}")
+    finally:
+        context.close()
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    assert seen["forced"] == [404, "code=404", "ok"], seen
+    assert seen["challenge"][0] == 401
+    assert seen["challenge"][1].startswith("Bearer "), seen

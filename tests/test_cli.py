@@ -33,7 +33,7 @@ def test_the_seed_pages_curl_example_works_against_the_mock(served: str) -> None
     deleted = requests.delete(f"{served}/lead/ld_123", headers={"Authorization": "Bearer kbn_pat_demo"}, timeout=5)
     assert deleted.json() == {"message": "Lead deletion initiated", "lead_id": "ld_123"}
     status = requests.get(
-        f"{served}/lead/ld_123/deletion-status", headers={"Authorization": "Bearer kbn_pat_demo"}, timeout=5
+        f"{served}/lead-deletions/ld_123", headers={"Authorization": "Bearer kbn_pat_demo"}, timeout=5
     )
     assert status.json()["status"] == "completed"  # --deletion-delay 0
 

@@ -40,9 +40,9 @@ def _parameters(d: dict[str, Any]) -> dict[str, Any]:
     return parameters
 
 
-def _remove_owner_name(d: dict[str, Any]) -> None:
-    del _schemas(d)["Lead"]["properties"]["owner_name"]
-    _schemas(d)["Lead"]["required"].remove("owner_name")
+def _remove_updated_at(d: dict[str, Any]) -> None:
+    del _schemas(d)["Lead"]["properties"]["updated_at"]
+    _schemas(d)["Lead"]["required"].remove("updated_at")
 
 
 def _new_operation(d: dict[str, Any]) -> None:
@@ -58,9 +58,9 @@ def _new_operation(d: dict[str, Any]) -> None:
 # name -> (edit, the worst kind it must get, a fragment of the JSON path of a change of that kind)
 EDITS: dict[str, tuple[Edit, str, str]] = {
     # breaking: what existing clients rely on changes
-    "response field removed": (_remove_owner_name, BREAKING, ".properties.owner_name"),
+    "response field removed": (_remove_updated_at, BREAKING, ".properties.updated_at"),
     "response field made optional": (
-        lambda d: _schemas(d)["Lead"]["required"].remove("owner_name"),
+        lambda d: _schemas(d)["Lead"]["required"].remove("created_at"),
         BREAKING,
         ".required",
     ),
@@ -85,7 +85,7 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
         ".schema.maximum",
     ),
     "request pattern tightened": (
-        lambda d: _schemas(d)["MetadataKey"].update(pattern="^[a-z]+$"),
+        lambda d: _schemas(d)["EventType"].update(pattern="^[a-z_]+$"),
         BREAKING,
         ".requestBody",
     ),
@@ -146,9 +146,9 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
         "$.components.securitySchemes.bearerAuth",
     ),
     "unknown vendor extension changed (fails closed)": (
-        lambda d: d["paths"]["/leads"]["get"]["x-parameter-rules"].append({"ordered": ["page", "limit"]}),
+        lambda d: _schemas(d)["EventMetadata"].update({"x-max-serialized-bytes": 1024}),
         BREAKING,
-        "x-parameter-rules",
+        "x-max-serialized-bytes",
     ),
     # breaking too, by issue #12: what every deployment must send or accept changes
     "request enum value added": (
@@ -175,8 +175,8 @@ EDITS: dict[str, tuple[Edit, str, str]] = {
         NON_BREAKING,
         "['/leads'].get.parameters",
     ),
-    "security loosened (Basic added)": (
-        lambda d: d["paths"]["/leads"]["get"].update(security=[{"bearerAuth": []}, {"basicAuth": []}]),
+    "security loosened (an alternative added)": (
+        lambda d: d["paths"]["/leads"]["get"].update(security=[{"bearerAuth": []}, {"basicAuth": []}, {}]),
         NON_BREAKING,
         "$.paths['/leads'].get.security",
     ),

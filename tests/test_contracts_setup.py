@@ -114,9 +114,9 @@ def test_live_writes_are_rewritten_onto_the_runs_own_leads(spec: Contract) -> No
     put = FakeCase("PUT", "/lead/{leadID}", {"leadID": "ld_123"}, {"owner_name": "x"})
     safety.prepare(put)
     assert put.path_parameters["leadID"] == "ld_owned_1"
-    invalid = FakeCase("DELETE", "/lead/{leadID}", {"leadID": "not/a lead"})
-    safety.prepare(invalid)  # negative data cannot name a real lead: left as generated
-    assert invalid.path_parameters["leadID"] == "not/a lead"
+    invalid = FakeCase("DELETE", "/lead/{leadID}", {"leadID": ""})
+    safety.prepare(invalid)  # negative data (an id is non-empty) cannot name a real lead: left as generated
+    assert invalid.path_parameters["leadID"] == ""
     ingest = FakeCase(
         "POST",
         "/ingest",

@@ -123,7 +123,7 @@ def test_a_status_the_operation_does_not_declare_is_refused_by_name(client: Flas
 
 def test_a_forced_response_still_needs_credentials_and_a_valid_request(client: FlaskClient) -> None:
     assert client.get("/lead/ld_123", headers={"Prefer": "code=200"}).status_code == 401
-    assert client.get("/lead/bad%20id", headers={**AUTH, "Prefer": "code=200"}).status_code == 400
+    assert client.get("/leads?limit=0", headers={**AUTH, "Prefer": "code=200"}).status_code == 400
 
 
 def test_other_preferences_are_ignored(client: FlaskClient) -> None:
@@ -159,11 +159,11 @@ def test_deletion_scenarios(client: FlaskClient, clock: FakeClock) -> None:
     _scenario(client, "deletion-pending")
     assert client.get("/lead/ld_123", headers=AUTH).status_code == 404
     clock.advance(hours=1)
-    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()["status"] == "pending"
+    assert client.get("/lead-deletions/ld_123", headers=AUTH).get_json()["status"] == "pending"
     _scenario(client, "deletion-fails")
     assert client.delete("/lead/ld_123", headers=AUTH).status_code == 200
     clock.advance(seconds=10)
-    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()["status"] == "failed"
+    assert client.get("/lead-deletions/ld_123", headers=AUTH).get_json()["status"] == "failed"
 
 
 def test_the_score_reset_scenario_resets_ld_123(client: FlaskClient) -> None:
@@ -188,7 +188,7 @@ def test_the_admin_api_sets_and_clears_failure_rules(client: FlaskClient) -> Non
     assert client.delete("/_mock/chaos/getLead").status_code == 204
     assert client.delete("/_mock/chaos").status_code == 204
     assert client.get("/_mock/chaos").get_json() == {
-        "all": {"delay": "0", "fail_rate": 0.0, "fail_with": [500]},
+        "all": {"delay": "0", "fail_rate": 0.0, "fail_with": [500, 503]},
         "operations": {},
     }
 
@@ -210,3 +210,109 @@ def test_prefer_dynamic_never_fails_on_a_bounded_string(client: FlaskClient, pat
     for _ in range(40):
         response = client.get(path, headers={**AUTH, "Prefer": "code=200, dynamic=true"})
         assert response.status_code == 200, response.get_data(as_text=True)[:300]
+
+
+# -- issue #21: defects --------------------------------------------------------------------------
+
+HUGE = "9" * 5_000  # over Python's int-string limit of 4,300 digits
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "start_date=9999-12-31T23:00:01Z&end_date=9999-12-31T23:59:59Z",
+        "start_date=9999-12-31T22:00:00Z&end_date=9999-12-31T23:59:59Z",
+    ],
+)
+def test_score_history_at_the_calendars_last_hour(client: FlaskClient, clock: FakeClock, query: str) -> None:
+    """The hourly series stepped one hour past its end: past 9999-12-31T23:00 that overflowed (a 500)."""
+    from datetime import UTC, datetime
+
+    clock.now = datetime(9999, 12, 31, 23, 30, tzinfo=UTC)
+    answer = client.get(f"/lead/ld_123/score-history?{query}", headers=AUTH)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    hours = {snapshot["snapshot_at"] for snapshot in answer.get_json()["snapshots"]}
+    assert hours <= {"9999-12-31T22:00:00Z", "9999-12-31T23:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "options", "name"),
+    [
+        ("GET", "/lead/ld_123", {"headers": {**AUTH, "Prefer": f"code={HUGE}"}}, "Prefer"),
+        ("GET", f"/_mock/requests?limit={HUGE}", {}, "limit"),
+        ("PUT", "/_mock/chaos", {"json": {"fail_with": [HUGE]}}, ""),
+        ("PUT", "/_mock/chaos/getLead", {"data": f'{{"fail_with": [{HUGE}]}}'}, ""),
+    ],
+    ids=["prefer-code", "journal-limit", "fail_with-string", "fail_with-number"],
+)
+def test_a_number_of_thousands_of_digits_is_a_400(
+    client: FlaskClient, method: str, path: str, options: dict[str, Any], name: str
+) -> None:
+    body = _problem(client.open(path, method=method, **options), 400)
+    assert body["errors"][0]["name"] == name
+
+
+def test_x_mock_fail_of_thousands_of_digits_is_a_400_problem() -> None:
+    with pytest.raises(ApiProblem) as raised:
+        Chaos().decide("getLead", None, HUGE)
+    assert raised.value.status == 400
+
+
+def test_setting_a_delay_keeps_the_failure_rate_in_force(client: FlaskClient) -> None:
+    """A start-up `--fail-rate` (here set the same way) survived no `PUT /_mock/chaos {"delay": ...}`."""
+    client.put("/_mock/chaos", json={"fail_rate": 0.25})
+    rules = client.put("/_mock/chaos", json={"delay": "200"}).get_json()["all"]
+    assert rules == {"delay": "200", "fail_rate": 0.25, "fail_with": [500, 503]}
+    assert client.get("/_mock/health").get_json()["chaos"]["all"] == rules
+    client.put("/_mock/chaos/getLead", json={"fail_rate": 1, "fail_with": [429]})
+    one = client.put("/_mock/chaos/getLead", json={"delay": "5"}).get_json()["operations"]["getLead"]
+    assert one == {"delay": "5", "fail_rate": 1.0, "fail_with": [429]}
+
+
+def test_the_cli_default_failures_are_the_rules() -> None:
+    from mock_server.cli import build_parser
+
+    assert build_parser().parse_args([]).fail_with == ",".join(map(str, Rule().fail_with)) == "500,503"
+
+
+@pytest.mark.parametrize("value", ["%EF%BC%91", "%D9%A1", "1%0A", "1_0", "%201", "1e400"])
+def test_only_ascii_digits_are_numbers(client: FlaskClient, value: str) -> None:
+    """A fullwidth or Arabic-Indic digit, a trailing newline, an underscore were taken as numbers."""
+    _problem(client.get(f"/leads?page={value}", headers=AUTH), 400)
+
+
+def test_a_204_has_no_content_type(client: FlaskClient) -> None:
+    for method, path in (("POST", "/_mock/reset"), ("DELETE", "/_mock/requests"), ("DELETE", "/_mock/chaos")):
+        answer = client.open(path, method=method, headers={"Origin": PAGE})
+        assert answer.status_code == 204
+        assert "Content-Type" not in answer.headers, (path, answer.headers)
+        assert answer.headers["Access-Control-Allow-Origin"] == PAGE
+
+
+# -- issue #21: forcing through the query, repeatable dynamic bodies -------------------------------
+
+
+def test_the_query_forces_a_response_as_prism_does(client: FlaskClient) -> None:
+    """For links, images and generated clients that cannot add a header."""
+    missing = client.get("/lead/ld_123?__code=404", headers=AUTH)
+    assert _problem(missing, 404)
+    assert missing.headers["Preference-Applied"] == "code=404"
+    listed = client.get("/leads?limit=2&__code=200&__dynamic=true", headers=AUTH)
+    assert listed.status_code == 200, listed.get_data(as_text=True)
+    assert listed.headers["Preference-Applied"] == "code=200, dynamic=true"
+    _problem(client.get("/lead/ld_123?__code=abc", headers=AUTH), 400)
+    _problem(client.get("/leads?__code=404&limit=500", headers=AUTH), 400)  # the API's own parameters still count
+    assert client.get("/lead/ld_123?__code=404", headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_a_seed_makes_a_dynamic_body_repeatable(client: FlaskClient) -> None:
+    def body(prefer: str) -> Any:
+        answer = client.get("/lead/ld_123", headers={**AUTH, "Prefer": prefer})
+        assert answer.status_code == 200
+        return answer.get_json()
+
+    first = body("seed=42")
+    assert body("dynamic=true, seed=42") == first
+    assert client.get("/lead/ld_123?__seed=42", headers=AUTH).get_json() == first
+    assert any(body(f"seed={seed}") != first for seed in range(1, 6))
+    _problem(client.get("/lead/ld_123", headers={**AUTH, "Prefer": "seed=-1"}), 400)

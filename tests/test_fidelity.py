@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from leadvibe_contract.contract import load_contract
 from leadvibe_contract.examples import example_request
 from mock_server.scoring import Ruleset
+from mock_server.seed import DEFAULT_SEED, load_seed
 from mock_server.store import LeadRecord, LeadStore
 from tests.conftest import DEMO, bearer, problem
 from tests.test_http_operations import send
@@ -69,8 +70,8 @@ def test_basic_credentials_work_exactly_where_the_spec_declares_them(client: Fla
     request = example_request(SPEC, operation_id)
     # The example makes unit_emea active: a service account may make only its own OU active.
     response = send(client, request, basic(*(SERVICE_EMEA if operation_id == "setActiveOrgUnit" else SERVICE)))
-    if accepts_basic(operation_id):
-        assert 200 <= response.status_code < 300, response.get_json()
+    if accepts_basic(operation_id):  # served (the deletion status of a lead never deleted is a 404)
+        assert response.status_code in (200, 202, 404 if operation_id == "getLeadDeletionStatus" else 200)
     else:
         assert response.status_code == 401
         assert response.headers["WWW-Authenticate"].startswith("Bearer ")
@@ -88,6 +89,14 @@ def test_wrong_basic_credentials_are_a_401_challenging_both_schemes(
     assert challenge.startswith("Bearer ")
     assert 'Basic realm="leadvibe"' in challenge
     assert problem(response)["type"] == "/problems/unauthorized"
+    # The refusal speaks of the Basic credentials sent, not of a malformed access token.
+    assert "invalid_token" not in challenge
+    assert "HTTP Basic" in problem(response)["detail"]
+
+
+def test_every_operation_takes_basic_credentials() -> None:
+    """The docs say API clients can also use HTTP Basic and give no per-endpoint table (§1.2)."""
+    assert all(accepts_basic(operation_id) for operation_id in SPEC.operations)
 
 
 def test_a_service_account_is_tied_to_its_ou(client: FlaskClient) -> None:
@@ -98,7 +107,7 @@ def test_a_service_account_is_tied_to_its_ou(client: FlaskClient) -> None:
     assert client.get("/lead/by-alias", query_string=query, headers=basic(*SERVICE)).status_code == 404
     assert client.get(f"/lead/{created}", headers=bearer("kbn_pat_demo_emea")).status_code == 200
     switch = client.post("/org-units/active", json={"ouId": "unit_default"}, headers=basic(*SERVICE_EMEA))
-    assert switch.status_code == 403
+    assert switch.status_code == 404  # not its OU: not found (the docs list no 403)
 
 
 # -- §1.3 the active OU: "Active OU must be set" ------------------------------------------------------------
@@ -148,16 +157,33 @@ def test_ingest_accepts_both_alias_forms(client: FlaskClient, form: str) -> None
     assert [(a["kind"], a["value"]) for a in aliases] == [("email", value)]
 
 
+ALIAS = {"alias_kind": "email", "raw_value": "c@d.example", "label": "work"}  # `label`: unknown, ignored
+
+
 @pytest.mark.parametrize(
     "body",
     [
         {"event_type": "x", "alias": "a@b.example"},  # both legacy fields are needed
         {"event_type": "x", "alias_kind": "email", "alias": "a@b.example", "lead_id": "ld_123"},
-        {"event_type": "x", "alias_kind": "email", "alias": "a@b.example", "aliases": []},
+        {"event_type": "x", "alias_kind": "email", "alias": "a@b.example", "aliases": [ALIAS]},
     ],
 )
 def test_mixing_or_halving_the_forms_is_a_400(client: FlaskClient, body: dict[str, object]) -> None:
     assert client.post("/ingest", json=body, headers=bearer(DEMO)).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [{"session_id": "s-1"}, {"alias": "a@b.example"}, {"aliases": "not a list"}, {"alias_kind": "email"}],
+)
+def test_ingest_ignores_fields_its_form_does_not_declare(client: FlaskClient, extra: dict[str, object]) -> None:
+    """Request bodies are open (openapi.yaml, info.x-decisions): an extra field, even one named like a
+    field of another form, is ignored; the event goes to the lead its own form names."""
+    body = {"event_type": "x", "lead_id": "ld_123", **extra}
+    accepted = client.post("/ingest", json=body, headers=bearer(DEMO))
+    assert (accepted.status_code, accepted.get_json()["lead_id"]) == (202, "ld_123")
+    aliases = client.get("/lead/ld_123/aliases", headers=bearer(DEMO)).get_json()["aliases"]
+    assert "a@b.example" not in {alias["value"] for alias in aliases}
 
 
 def test_the_legacy_form_is_marked_deprecated_in_the_spec() -> None:
@@ -273,10 +299,78 @@ def test_an_owner_set_by_post_is_what_get_returns(client: FlaskClient) -> None:
     unassigned = client.post("/leads/ld_123/owner", json={"owner_id": None}, headers=bearer(DEMO))
     assert unassigned.get_json() == {"status": "ok", "message": "owner unassigned"}
     assert client.get("/lead/ld_123", headers=bearer(DEMO)).get_json()["owner_name"] is None
-    assert client.post("/leads/ld_123/owner", json={"owner": "x"}, headers=bearer(DEMO)).status_code == 400
+    # Docs §13.1: without an owner_id it unassigns (an owner_name alone, or unknown fields, included).
+    for body in ({"owner_name": "Grace"}, {"owner": "x"}):
+        answer = client.post("/leads/ld_123/owner", json=body, headers=bearer(DEMO)).get_json()
+        assert answer == {"status": "ok", "message": "owner unassigned"}
+    # An owner_id alone assigns, and GET shows an owner (its id, the only name the mock knows).
+    client.post("/leads/ld_123/owner", json={"owner_id": "user@example.com"}, headers=bearer(DEMO))
+    assert client.get("/lead/ld_123", headers=bearer(DEMO)).get_json()["owner_name"] == "user@example.com"
 
 
 def test_the_owner_write_is_confined_by_the_live_gate_automatically() -> None:
     plan = SPEC.operations["setLeadOwner"].write
     assert plan is not None
     assert plan.allowed
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"path": "/about", "utm_source": "google"},
+        {"page": {"path": "/pricing", "tags": ["a", {"b": None}]}, "n": 2**70, "ratio": 0.5, "ok": True},
+        {},
+    ],
+    ids=["flat", "nested-and-big", "empty"],
+)
+def test_ingested_event_metadata_comes_back_as_sent(client: FlaskClient, metadata: dict[str, object]) -> None:
+    """Issue #18 item 12: GET /events/{leadID} answered the rule substrings the store keeps for scoring."""
+    sent = {"event_type": "page_view", "lead_id": "ld_123", "metadata": metadata}
+    accepted = client.post("/ingest", json=sent, headers=bearer(DEMO))
+    assert accepted.status_code == 202
+    newest = client.get("/events/ld_123", query_string={"limit": 1}, headers=bearer(DEMO)).get_json()["events"][0]
+    assert (newest["id"], newest["metadata"]) == (accepted.get_json()["event_id"], metadata)
+
+
+def test_a_browser_jwt_is_a_bearer_token_like_a_pat(client: FlaskClient) -> None:
+    """Docs §1.2: browser and SPA clients send a JWT Bearer token; the seed's demo JWT is the demo user."""
+    jwt = next(token.token for token in load_seed(DEFAULT_SEED, load_contract()).tokens if token.token.count(".") == 2)
+    assert (
+        client.get("/lead/ld_123", headers=bearer(jwt)).get_json()
+        == client.get("/lead/ld_123", headers=bearer(DEMO)).get_json()
+    )
+    assert client.get("/lead/ld_123", headers=bearer(jwt + "x")).status_code == 401
+
+
+def test_events_say_why_they_were_not_scored_and_decay_is_a_system_event(client: FlaskClient) -> None:
+    """Docs §10 (newer copy): suppression_reason and original_lead_id on events; §11.1: for DECAY events
+    the server sets metadata.channel = "system", whatever was sent."""
+    events = client.get("/events/ld_bot_burst", query_string={"limit": 100}, headers=bearer(DEMO)).get_json()["events"]
+    assert {event["suppression_reason"] for event in events} == {None, "inorganic"}
+    assert {event["original_lead_id"] for event in events} == {None}
+    sent = {"event_type": "DECAY", "lead_id": "ld_123", "metadata": {"channel": "web", "note": "x"}}
+    assert client.post("/ingest", json=sent, headers=bearer(DEMO)).status_code == 202
+    newest = client.get("/events/ld_123", query_string={"limit": 1}, headers=bearer(DEMO)).get_json()["events"][0]
+    assert (newest["event_type"], newest["metadata"]) == ("DECAY", {"channel": "system", "note": "x"})
+
+
+@pytest.mark.parametrize(
+    ("event_type", "metadata", "valid"),
+    [
+        ("DECAY", {"channel": "system"}, True),
+        ("DECAY", {"channel": "web"}, False),
+        ("DECAY", {}, False),
+        ("page_view", {"channel": "web"}, True),
+    ],
+)
+def test_the_spec_holds_any_deployment_to_decay_being_a_system_event(
+    event_type: str, metadata: dict[str, str], valid: bool
+) -> None:
+    event = {
+        "id": "e1",
+        "lead_id": "l1",
+        "event_type": event_type,
+        "metadata": metadata,
+        "created_at": "2025-01-01T00:00:00Z",
+    }
+    assert load_contract().component_validator("LeadEvent").is_valid(event) is valid

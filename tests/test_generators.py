@@ -126,6 +126,7 @@ import datetime
 from {package} import AuthenticatedClient
 from {package}.api.ingestion import ingest_event
 from {package}.models import AliasInput, AliasKind, EventMetadata, IngestEventByAliases, Lead
+from {package}.types import Unset
 
 INGEST = {ingest!r}
 LEAD = {lead!r}
@@ -148,7 +149,10 @@ def send(client: AuthenticatedClient) -> str | None:
 def read_lead() -> tuple[str, int, str | None, datetime.datetime | None, str | float | bool]:
     lead = Lead.from_dict(LEAD)
     company: str | float | bool = lead.metadata["company"]
-    return lead.lead_id, lead.score, lead.owner_name, lead.last_event_at, company
+    # A null field may be left out of an answer (openapi.yaml): the client then holds Unset.
+    owner = None if isinstance(lead.owner_name, Unset) else lead.owner_name
+    last_event_at = None if isinstance(lead.last_event_at, Unset) else lead.last_event_at
+    return lead.lead_id, lead.score, owner, last_event_at, company
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from leadvibe_contract.contract import Contract
 from mock_server.auth import Scope
 from mock_server.errors import LimitReached
 from mock_server.journal import Journal
+from mock_server.limits import LIMITS
 from mock_server.store import IngestRequest, LeadQuery, LeadStore
 from mock_server.timeutil import format_timestamp
 from tests.conftest import DEMO, FakeClock, bearer, problem
@@ -35,7 +36,7 @@ def _send(client: FlaskClient, method: str, path: str, body: str | bytes) -> Any
     ("method", "path", "wrap"), [("PUT", "/lead/ld_123", True), ("PATCH", "/lead/ld_123/metadata", False)]
 )
 @pytest.mark.parametrize("keys", [3_000, 60_000])
-def test_many_invalid_metadata_keys_cost_little(
+def test_more_metadata_keys_than_the_mock_holds_are_a_409_that_costs_little(
     client: FlaskClient, method: str, path: str, wrap: bool, keys: int
 ) -> None:
     metadata = {f"{index}x": 1 for index in range(keys)}
@@ -47,8 +48,8 @@ def test_many_invalid_metadata_keys_cost_little(
     elapsed = time.thread_time() - started
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert response.status_code == 400
-    assert len(problem(response)["errors"]) <= 20
+    assert response.status_code == 409
+    assert problem(response)["type"] == "/problems/metadata-full"
     assert elapsed < 2.0  # was 7.7 s for 3,000 keys
     assert peak < 20 * len(body) + 8_000_000  # was 1.5 GB for 3,000 keys
     assert client.get("/lead/ld_123", headers=AUTH).get_json() == before
@@ -82,7 +83,13 @@ def test_a_lone_surrogate_is_a_400_naming_the_field_and_nothing_is_stored(
 
 
 @pytest.mark.parametrize(
-    "path", ["/lead/%ED%A0%80", "/lead/by-alias?kind=email&value=%ED%A0%80", "/leads?event_type=%ED%A0%80"]
+    "path",
+    [
+        "/lead/%ED%A0%80",
+        "/lead/by-alias?kind=email&value=%ED%A0%80",
+        "/leads?event_type=%ED%A0%80",
+        "/leads?page=1&event_type=Q%26A+%ED%A0",
+    ],
 )
 def test_undecodable_bytes_in_the_path_or_query_are_a_4xx_problem(client: FlaskClient, path: str) -> None:
     response = client.get(path, headers=AUTH)
@@ -158,11 +165,14 @@ def _limited(store: LeadStore, **limits: Any) -> None:
     store._limits = dataclasses.replace(store._limits, **limits)
 
 
-def test_the_limits_are_read_from_the_spec(spec: Contract, store: LeadStore) -> None:
-    assert store._limits.max_leads_per_ou == spec.document["info"]["x-max-leads-per-ou"]
-    assert store._limits.max_events_per_lead == spec.document["info"]["x-max-events-per-lead"]
-    assert store._limits.max_aliases_per_lead == spec.document["info"]["x-max-aliases-per-lead"]
-    assert store._limits.max_deletions_per_ou == spec.document["info"]["x-max-deletions-per-ou"]
+def test_the_limits_are_the_mocks_own_configuration_not_the_spec(spec: Contract, store: LeadStore) -> None:
+    """The docs state no such limit (issue 18): they live in mock_server.limits, not in openapi.yaml."""
+    assert store._limits.max_leads_per_ou == LIMITS.max_leads_per_ou
+    assert store._limits.max_events_per_lead == LIMITS.max_events_per_lead
+    assert store._limits.max_aliases_per_lead == LIMITS.max_aliases_per_lead
+    assert store._limits.max_deletions_per_ou == LIMITS.max_deletions_per_ou
+    assert store._limits.max_metadata_keys == LIMITS.max_metadata_keys
+    assert not [key for key in spec.document["info"] if key.startswith("x-max")]
 
 
 def test_a_full_ou_refuses_a_new_lead_with_a_409_and_changes_nothing(client: FlaskClient, store: LeadStore) -> None:
@@ -348,3 +358,14 @@ def test_the_log_line_and_the_journal_escape_what_a_client_sent() -> None:
     entry = journal.recent(1)[0]
     orjson.dumps(entry)  # valid Unicode: a lone surrogate would raise here
     assert "\\udcff" in entry["path"]
+
+
+def test_leadvibe_mock_help_lists_every_limit_of_the_mock() -> None:
+    from dataclasses import fields
+
+    from mock_server.cli import build_parser
+
+    shown = build_parser().format_help()
+    for item in fields(LIMITS):
+        row = next((line for line in shown.splitlines() if line.split()[:1] == [item.name]), "")
+        assert str(getattr(LIMITS, item.name)) in row, item.name

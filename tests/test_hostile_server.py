@@ -19,8 +19,8 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadvibe_contract.contract import load_contract
 from mock_server.docs import DIST
+from mock_server.limits import LIMITS
 from tests.running import free_port
 from tests.test_cli import MOCK
 
@@ -144,10 +144,9 @@ def test_slash_merging_never_redirects_off_the_mock(server: tuple[str, int]) -> 
     assert b"application/problem+json" in answer
 
 
-INFO = load_contract().document["info"]
-TARGET_LIMIT = INFO["x-max-request-target-bytes"]
-FIELDS_LIMIT = INFO["x-max-header-fields"]
-HEADER_BYTES_LIMIT = INFO["x-max-header-bytes"]
+TARGET_LIMIT = LIMITS.max_request_target_bytes
+FIELDS_LIMIT = LIMITS.max_header_fields
+HEADER_BYTES_LIMIT = LIMITS.max_header_bytes
 
 
 def _problem_of(answer: bytes) -> tuple[int, dict[str, object]]:

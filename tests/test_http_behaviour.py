@@ -44,14 +44,26 @@ def test_put_is_what_get_returns(client: FlaskClient, clock: FakeClock) -> None:
     assert client.get("/leads/ld_123", headers=AUTH).get_json() == got
 
 
-def test_put_refuses_read_only_unknown_and_empty_bodies(client: FlaskClient) -> None:
-    assert field_names(client.put("/lead/ld_123", json={"score": 99, "lead_id": "x"}, headers=AUTH)) == {
-        "/score",
-        "/lead_id",
-    }
+def test_put_ignores_read_only_and_unknown_fields_and_refuses_an_empty_body(client: FlaskClient) -> None:
+    """Request bodies are open (the docs never say an unknown field is refused): ignored, never stored."""
+    before = client.get("/lead/ld_123", headers=AUTH).get_json()
+    put = client.put("/lead/ld_123", json={"score": 99, "lead_id": "x", "owner_name": "Ada"}, headers=AUTH)
+    assert put.status_code == 200
+    assert (put.get_json()["score"], put.get_json()["lead_id"], put.get_json()["owner_name"]) == (75, "ld_123", "Ada")
+    assert "x" not in {lead["lead_id"] for lead in client.get("/leads", headers=AUTH).get_json()["leads"]}
+    assert before["score"] == 75
     assert field_names(client.put("/lead/ld_123", json={}, headers=AUTH)) == {""}
-    assert field_names(client.put("/lead/ld_123", json={"metadata": {"ok": [1]}}, headers=AUTH)) == {"/metadata/ok"}
+    client.put("/lead/ld_123", json={"owner_name": "Jane Smith"}, headers=AUTH)
     assert client.get("/lead/ld_123", headers=AUTH).get_json()["owner_name"] == "Jane Smith"
+
+
+def test_metadata_takes_any_key_and_any_json_value(client: FlaskClient) -> None:
+    """The docs give no rule for metadata keys or values (openapi.yaml, LeadMetadata): none is refused."""
+    metadata = {"Lead Source": "Web & Co", "nested": {"ok": [1, None]}, "é": 1.5}
+    put = client.put("/lead/ld_123", json={"metadata": metadata}, headers=AUTH)
+    assert (put.status_code, put.get_json()["metadata"]) == (200, metadata)
+    patched = client.patch("/lead/ld_123/metadata", json={"Q&A": True}, headers=AUTH)
+    assert patched.get_json()["metadata"] == {**metadata, "Q&A": True}
 
 
 @pytest.mark.parametrize("media_type", ["application/json", "application/merge-patch+json"])
@@ -74,13 +86,13 @@ def test_the_deletion_lifecycle(client: FlaskClient, clock: FakeClock) -> None:
         assert client.get(path, headers=AUTH).status_code == 404, path
     assert client.delete("/lead/ld_123", headers=AUTH).status_code == 404
     assert client.put("/lead/ld_123", json={"owner_name": "x"}, headers=AUTH).status_code == 404
-    status = client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()
+    status = client.get("/lead-deletions/ld_123", headers=AUTH).get_json()
     assert (status["status"], status["completed_at"]) == ("pending", None)
     clock.advance(seconds=5)
-    status = client.get("/lead/ld_123/deletion-status", headers=AUTH).get_json()
+    status = client.get("/lead-deletions/ld_123", headers=AUTH).get_json()
     assert (status["status"], status["completed_at"]) == ("completed", "2026-11-26T12:00:05.000Z")
-    assert client.get("/lead/ld_123/deletion-status", headers=bearer(DEMO_EMEA)).status_code == 404
-    assert client.get("/lead/ld_999/deletion-status", headers=AUTH).status_code == 404
+    assert client.get("/lead-deletions/ld_123", headers=bearer(DEMO_EMEA)).status_code == 404
+    assert client.get("/lead-deletions/ld_999", headers=AUTH).status_code == 404
 
 
 def test_ingest_creates_a_lead_that_by_alias_finds_and_scores_it(client: FlaskClient) -> None:
@@ -138,10 +150,10 @@ def test_the_active_ou_cookie_scopes_later_requests(client: FlaskClient) -> None
 
 def test_an_ou_the_token_may_not_use_is_refused_and_a_stale_cookie_falls_back(client: FlaskClient) -> None:
     refused = client.post("/org-units/active", json={"ouId": "unit_default"}, headers=bearer(DEMO_EMEA))
-    assert refused.status_code == 403
-    assert problem(refused)["type"] == "/problems/forbidden-org-unit"
-    assert client.post("/org-units/active", json={"ouId": "unit_nope"}, headers=AUTH).status_code == 403
-    assert field_names(client.post("/org-units/active", json={"ouId": "no spaces"}, headers=AUTH)) == {"/ouId"}
+    assert refused.status_code == 404  # the docs list no 403: an OU it may not use is not found, as a lead
+    assert problem(refused)["type"] == "/problems/not-found"
+    assert client.post("/org-units/active", json={"ouId": "unit_nope"}, headers=AUTH).status_code == 404
+    assert client.post("/org-units/active", json={"ouId": "no spaces"}, headers=AUTH).status_code == 404
     client.set_cookie("activeOu", "unit_emea")
     assert client.get("/lead/ld_123", headers=bearer(OTHER_ORG)).status_code == 404  # org_789 has no such lead
     other_units = client.get("/org-units", headers=bearer(OTHER_ORG)).get_json()["org_units"]
@@ -164,12 +176,21 @@ def test_list_defaults_pagination_and_filters(client: FlaskClient) -> None:
     window = client.get("/leads", query_string={"min_score": 50, "max_score": 100, "limit": 100}, headers=AUTH)
     assert all(50 <= lead["score"] <= 100 for lead in window.get_json()["leads"])
     assert window.get_json()["total"] == len(window.get_json()["leads"])
-    assert field_names(client.get("/leads?min_score=60&max_score=10", headers=AUTH)) == {"min_score", "max_score"}
-    assert field_names(client.get("/leads?limit=101&page=0&last_active=1d", headers=AUTH)) == {
+    # No error is documented for it (§9): min_score above max_score selects nothing, an empty page.
+    crossed = client.get("/leads?min_score=60&max_score=10", headers=AUTH)
+    assert (crossed.status_code, crossed.get_json()["leads"], crossed.get_json()["total"]) == (200, [], 0)
+    assert field_names(client.get("/leads?limit=0&page=0&last_active=1d", headers=AUTH)) == {
         "limit",
         "page",
         "last_active",
     }
+    # The docs give /leads no maximum limit or page: the mock serves 100 at most (mock_server.limits) and
+    # says so in the envelope; a page far past the end is an empty page, even beyond 64 bits.
+    capped = client.get("/leads?limit=5000", headers=AUTH).get_json()
+    assert (capped["limit"], len(capped["leads"])) == (100, min(100, capped["total"]))
+    far = client.get(f"/leads?page={2**70}", headers=AUTH)
+    assert (far.status_code, far.get_json()["leads"], far.get_json()["page"]) == (200, [], 2**70)
+    assert len(client.get("/top-leads?limit=5000", headers=AUTH).get_json()["leads"]) <= 100
     assert client.get("/leads?limit=25.0", headers=AUTH).status_code == 200  # 3.1: an integral number is an integer
     assert field_names(client.get("/leads?limit=2.5", headers=AUTH)) == {"limit"}
     assert field_names(client.get("/leads?limit=1&limit=2", headers=AUTH)) == {"limit"}
@@ -184,15 +205,15 @@ def test_score_history_windows(client: FlaskClient) -> None:
     absolute = client.get(url, query_string={**dates, "ruleset_id": "ruleset_product"}, headers=AUTH).get_json()
     assert absolute["period"] == {"start": "2026-11-24T23:00:00Z", "end": "2026-11-25T05:30:00Z"}
     assert [s["snapshot_at"][11:13] for s in absolute["snapshots"]] == ["23", "00", "01", "02", "03", "04", "05"]
-    assert field_names(client.get(url, query_string={**dates, "days": 3}, headers=AUTH)) == {
-        "days",
-        "start_date",
-        "end_date",
-    }
+    # The dates take precedence over days (issue 18: a client filling in days=30 beside them is not refused).
+    beside = client.get(url, query_string={**dates, "days": 3, "ruleset_id": "ruleset_product"}, headers=AUTH)
+    assert beside.get_json() == absolute
+    # A window that ends before it starts holds no snapshot: a 200 with none (no error is documented).
     reversed_dates = {"start_date": dates["end_date"], "end_date": "2026-11-25T00:00:00Z"}
-    assert field_names(client.get(url, query_string=reversed_dates, headers=AUTH)) == {"start_date", "end_date"}
     future = {"start_date": "2026-11-26T12:00:01Z"}  # with no end_date the window ends now (the fake clock)
-    assert field_names(client.get(url, query_string=future, headers=AUTH)) == {"start_date"}
+    for empty in (reversed_dates, future):
+        answer = client.get(url, query_string=empty, headers=AUTH)
+        assert (answer.status_code, answer.get_json()["snapshots"], answer.get_json()["count"]) == (200, [], 0)
     edge = client.get(url, query_string={"end_date": "0001-01-01T00:00:00Z"}, headers=AUTH)
     assert edge.status_code == 200, edge.get_json()  # the default window is clamped at the calendar's start
     assert field_names(client.get(url, query_string={"days": 91, "end_date": "nope"}, headers=AUTH)) == {
@@ -206,8 +227,11 @@ def test_score_history_windows(client: FlaskClient) -> None:
 def test_score_explain_hours(client: FlaskClient) -> None:
     assert client.get("/lead/ld_123/score-explain", headers=AUTH).get_json()["range_hours"] == 24
     assert client.get("/lead/ld_123/score-explain?hours=720", headers=AUTH).get_json()["range_hours"] == 720
-    assert field_names(client.get("/lead/ld_123/score-explain?hours=0", headers=AUTH)) == {"hours"}
-    assert field_names(client.get("/lead/ld_123/score-explain?hours=721", headers=AUTH)) == {"hours"}
+    # The docs bound `hours` neither way: the mock clamps it, and range_hours is the window it used.
+    for asked, used in ((0, 1), (-5, 1), (721, 720), (10**12, 720)):
+        answer = client.get(f"/lead/ld_123/score-explain?hours={asked}", headers=AUTH)
+        assert (answer.status_code, answer.get_json()["range_hours"]) == (200, used)
+    assert field_names(client.get("/lead/ld_123/score-explain?hours=1.5", headers=AUTH)) == {"hours"}
 
 
 def test_media_types_sizes_and_broken_json(client: FlaskClient, app: Flask) -> None:
@@ -296,7 +320,7 @@ def test_admin_reset_health_and_spec(client: FlaskClient) -> None:
     assert client.get("/_mock/health").get_json()["status"] == "ok"
     assert client.post("/_mock/reset").status_code == 204
     assert client.get("/lead/ld_123", headers=AUTH).get_json()["score"] == 75
-    assert client.get("/lead/ld_123/deletion-status", headers=AUTH).status_code == 404
+    assert client.get("/lead-deletions/ld_123", headers=AUTH).status_code == 404
     assert client.get("/openapi.yaml").data.startswith(b"openapi: 3.1.0")
 
 

@@ -43,7 +43,7 @@ def test_the_specs_example_request_succeeds(client: FlaskClient, operation_id: s
     [
         ({}, False),
         ({"Authorization": "Bearer"}, True),
-        ({"Authorization": "Basic a2JuX3BhdF9kZW1vOg=="}, True),
+        ({"Authorization": "Basic a2JuX3BhdF9kZW1vOg=="}, False),  # unknown Basic credentials: no token error
         ({"Authorization": "Bearer kbn_pat_nope"}, True),
     ],
     ids=["missing", "empty", "basic", "unknown"],
@@ -57,6 +57,7 @@ def test_every_operation_needs_a_valid_bearer_token(
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith("Bearer ")
     assert ('error="invalid_token"' in challenge) is invalid_token
+    assert 'Basic realm="leadvibe"' in challenge  # every operation takes service-account credentials too
     assert problem(response)["type"] == "/problems/unauthorized"
     assert client.get("/lead/ld_123", headers=bearer(DEMO)).get_json() == before
 

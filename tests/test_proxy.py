@@ -167,16 +167,16 @@ def test_a_request_the_api_does_not_accept_is_forwarded_and_named(
     serve: Callable[[Variant], str], proxies: Callable[..., Proxy]
 ) -> None:
     proxy = proxies(serve(correct()))
-    too_many = requests.get(f"{proxy.base}/leads?limit=500", headers=AUTH, timeout=10)
-    assert too_many.status_code == 400  # the upstream's own answer
-    assert too_many.headers[VERDICT] == "request-violation"
-    unknown = requests.put(f"{proxy.base}/lead/ld_123", headers=AUTH, json={"score": 3}, timeout=10)
+    too_few = requests.get(f"{proxy.base}/leads?limit=0", headers=AUTH, timeout=10)
+    assert too_few.status_code == 400  # the upstream's own answer
+    assert too_few.headers[VERDICT] == "request-violation"
+    unknown = requests.put(f"{proxy.base}/lead/ld_123", headers=AUTH, json={"owner_name": 3}, timeout=10)
     assert unknown.headers[VERDICT] == "request-violation"
     nowhere = requests.get(f"{proxy.base}/lead/ld_123/nothing", headers=AUTH, timeout=10)
     assert nowhere.headers[VERDICT] == "request-violation"
     details = [f["detail"] for entry in proxy.entries() for f in entry["findings"]]
-    assert "query limit: 500 is greater than the maximum of 100" in details
-    assert any("body /score" in detail for detail in details), details
+    assert "query limit: 0 is less than the minimum of 1" in details
+    assert any("body /owner_name" in detail for detail in details), details
     assert any("no operation of the spec at GET /lead/ld_123/nothing" in detail for detail in details)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,8 @@ from hypothesis import strategies as st
 from leadvibe_contract.contract import Contract, load_contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
-from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, MetadataFull
+from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, LimitReached, MetadataFull
+from mock_server.limits import LIMITS
 from mock_server.seed import DEFAULT_SEED, load_seed
 from mock_server.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
 from mock_server.timeutil import parse_timestamp
@@ -87,8 +89,8 @@ def test_patch_merges_and_removes_keys_sent_as_null(lead_store: LeadStore) -> No
     assert patched["metadata"] == {"first_name": "Alex", "last_name": "Johnson", "title": "CMO", "industry": "Software"}
 
 
-def test_a_patch_beyond_the_key_limit_is_a_conflict_that_changes_nothing(lead_store: LeadStore, spec: Contract) -> None:
-    limit = spec.schema("LeadMetadata")["maxProperties"]
+def test_a_patch_beyond_the_key_limit_is_a_conflict_that_changes_nothing(lead_store: LeadStore) -> None:
+    limit = LIMITS.max_metadata_keys  # the mock's own limit (the docs give none)
     lead_store.update_lead(DEFAULT, "ld_123", {"metadata": {f"k{i}": i for i in range(limit - 2)}})
     before = lead_store.get_lead(DEFAULT, "ld_123")
     with pytest.raises(MetadataFull, match=f"at most {limit}"):
@@ -366,9 +368,9 @@ def test_a_bad_seed_file_fails_with_a_message_naming_the_entry(spec: Contract, t
     from mock_server.seed import SeedError
 
     path = Path(str(tmp_path)) / "seed.yaml"
-    text = DEFAULT_SEED.read_text(encoding="utf-8").replace("first_name: Alex", "1st: Alex", 1)
+    text = DEFAULT_SEED.read_text(encoding="utf-8").replace("owner_name: Jane Smith", "owner_name: ''", 1)
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(SeedError, match=r"leads\[0\] \(ld_123\): metadata"):
+    with pytest.raises(SeedError, match=r"leads\[0\] \(ld_123\): owner_name"):
         load_seed(path, spec)
     path.write_text("orgs: []\n", encoding="utf-8")
     with pytest.raises(SeedError, match="required"):
@@ -425,3 +427,25 @@ def test_the_list_indexes_follow_writes_deletions_and_the_clock(
             body = store.list_leads(DEFAULT, query)
             assert body["total"] == total, (step, query)
             assert body["leads"] == page, (step, query)
+
+
+def test_event_metadata_kept_as_sent_is_bounded_and_freed_when_events_go(spec: Contract, clock: FakeClock) -> None:
+    """Metadata kept as sent counts against max_event_metadata_bytes (a 409 past it, nothing changed); events
+    dropped by max_events_per_lead or by a deletion give their bytes back."""
+    limits = dataclasses.replace(StoreLimits.from_spec(spec), max_event_metadata_bytes=120_000, max_events_per_lead=3)
+    store = LeadStore(load_seed(DEFAULT_SEED, spec), limits, clock=clock)
+    big = {"blob": "x" * 50_000}
+    for _ in range(2):
+        store.ingest(DEFAULT, IngestRequest("page_view", lead_id="ld_123", metadata=big))
+    before = store.list_events(DEFAULT, "ld_123", 1, 100, None)["total"]
+    with pytest.raises(LimitReached):
+        store.ingest(DEFAULT, IngestRequest("page_view", lead_id="ld_123", metadata=big))
+    assert store.list_events(DEFAULT, "ld_123", 1, 100, None)["total"] == before  # the refusal changed nothing
+    for _ in range(3):  # small events push the big ones out of the lead's 3: their bytes are free again
+        store.ingest(DEFAULT, IngestRequest("page_view", lead_id="ld_123", metadata={"n": 1}))
+    other = store.ingest(DEFAULT, IngestRequest("page_view", (("email", "big@example.com"),), metadata=big))
+    store.ingest(DEFAULT, IngestRequest("page_view", lead_id=other["lead_id"], metadata=big))
+    with pytest.raises(LimitReached):
+        store.ingest(DEFAULT, IngestRequest("page_view", lead_id="ld_123", metadata=big))
+    store.delete_lead(DEFAULT, other["lead_id"])  # a deleted lead's events are gone with it
+    store.ingest(DEFAULT, IngestRequest("page_view", lead_id="ld_123", metadata=big))

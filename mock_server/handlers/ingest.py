@@ -9,20 +9,23 @@ from mock_server.store import IngestRequest
 from mock_server.timeutil import parse_timestamp
 
 
-def _aliases(body: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+def _aliases(body: dict[str, Any], form: str | None) -> tuple[tuple[str, str], ...]:
     """The preferred `aliases[]`, or the deprecated top-level `alias_kind` / `alias` (still accepted)."""
-    if "alias" in body:
+    if form == "IngestEventByLegacyAlias":
         return ((body["alias_kind"], body["alias"]),)
-    return tuple((alias["alias_kind"], alias["raw_value"]) for alias in body.get("aliases", []))
+    if form == "IngestEventByAliases":
+        return tuple((alias["alias_kind"], alias["raw_value"]) for alias in body["aliases"])
+    return ()
 
 
 @handles("ingestEvent")
 def ingest_event(call: Call) -> Reply:
-    body = call.request.body
+    """Fields the event's form does not declare are ignored (request bodies are open, openapi.yaml)."""
+    body, form = call.request.body, call.request.form
     request = IngestRequest(
         event_type=body["event_type"],
-        aliases=_aliases(body),
-        lead_id=body.get("lead_id"),
+        aliases=_aliases(body, form),
+        lead_id=body["lead_id"] if form == "IngestEventByLeadId" else None,
         timestamp=parse_timestamp(body["timestamp"]) if "timestamp" in body else None,
         metadata=body.get("metadata", {}),
     )

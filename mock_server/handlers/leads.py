@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mock_server.handlers import Call, Reply, handles
+from mock_server.limits import LIMITS
 from mock_server.store import LeadQuery
 
 
@@ -48,7 +49,7 @@ def list_leads(call: Call) -> Reply:
     query = call.request.query
     lead_query = LeadQuery(
         page=query["page"],
-        limit=query["limit"],
+        limit=min(query["limit"], LIMITS.max_page_size),  # the docs give no maximum: the mock's own
         min_score=query.get("min_score"),
         max_score=query.get("max_score"),
         event_type=query.get("event_type"),

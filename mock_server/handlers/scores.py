@@ -5,18 +5,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 from mock_server.handlers import Call, Reply, handles
+from mock_server.limits import LIMITS
 from mock_server.timeutil import MIN_TIME
 
 
 @handles("getScoreExplain")
 def get_score_explain(call: Call) -> Reply:
+    """The docs bound `hours` neither way: the mock clamps it, and `range_hours` says the window used."""
     request = call.request
-    return Reply(200, call.store.score_explain(call.scope, request.path["leadID"], request.query["hours"]))
+    hours = max(1, min(request.query["hours"], LIMITS.max_explain_hours))
+    return Reply(200, call.store.score_explain(call.scope, request.path["leadID"], hours))
 
 
 @handles("getScoreHistory")
 def get_score_history(call: Call) -> Reply:
-    """The window is `days` back from now, or the dates (the spec's rules between them are checked by then)."""
+    """The window is `days` back from now (or from `end_date`), or the dates, which take precedence."""
     query = call.request.query
     now = call.store.now()
     end = query.get("end_date", now)
@@ -34,10 +37,10 @@ def get_lead_score(call: Call) -> Reply:
 
 @handles("listTopLeads")
 def list_top_leads(call: Call) -> Reply:
-    return Reply(200, call.store.top_leads(call.scope, call.request.query["limit"]))
+    return Reply(200, call.store.top_leads(call.scope, min(call.request.query["limit"], LIMITS.max_page_size)))
 
 
 @handles("listScoreGains")
 def list_score_gains(call: Call) -> Reply:
     query = call.request.query
-    return Reply(200, call.store.score_gains(call.scope, query["range"], query["limit"]))
+    return Reply(200, call.store.score_gains(call.scope, query["range"], min(query["limit"], LIMITS.max_page_size)))

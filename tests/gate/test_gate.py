@@ -2,6 +2,8 @@
 
 - the correct mock over HTTP in live mode (read-only, then with writes): it must pass and keep its
   safety promises (only GETs; writes only to leads it created, all deleted again);
+- each legal variant (the mock answering differently only where the docs leave room) over HTTP in live
+  mode with writes: it must pass too, with the same safety promises (no false alarm on what the docs allow);
 - each deliberately broken variant in-process: the suite must fail, naming the check that caught it.
 
 Each run is `pytest.main` on `contracts/` with a `TargetPlugin` (no environment, nothing re-imported),
@@ -23,7 +25,7 @@ from waitress.server import create_server
 
 from contracts.plugin import TargetPlugin
 from contracts.target import MOCK_OTHER_TOKENS, MOCK_TOKEN, Target
-from tests.gate.variants import VARIANTS, Variant, Wsgi, correct
+from tests.gate.variants import LEGAL_VARIANTS, VARIANTS, Variant, Wsgi, correct
 
 pytestmark = pytest.mark.slow
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -82,9 +84,9 @@ def run_suite(plugin: TargetPlugin, tmp: Path, variant: Variant) -> Outcome:
     return Outcome(int(code), _failures(report) if report.exists() else "", variant.store.lead_count())
 
 
-def run_live(tmp: Path, *, writes: bool) -> Outcome:
-    """The suite in live mode, over HTTP, against the correct mock served in a thread."""
-    variant, recorder = correct(), Recorder()
+def run_live(tmp: Path, *, writes: bool, serve: Callable[[], Variant] = correct) -> Outcome:
+    """The suite in live mode, over HTTP, against the correct mock (or a legal variant) served in a thread."""
+    variant, recorder = serve(), Recorder()
     server = create_server(recorder.wrap(variant.app), host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -119,12 +121,14 @@ def run_variant(name: str, tmp: Path) -> Outcome:
 def run_named(name: str, tmp: Path) -> Outcome:
     if name in VARIANTS:
         return run_variant(name, tmp)
+    if name in LEGAL_VARIANTS:
+        return run_live(tmp, writes=True, serve=LEGAL_VARIANTS[name])
     return run_live(tmp, writes=name == "correct_with_writes")
 
 
 @pytest.fixture(scope="module")
 def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Outcome]:
-    names = ["correct_with_writes", "correct_read_only", *VARIANTS]
+    names = ["correct_with_writes", "correct_read_only", *LEGAL_VARIANTS, *VARIANTS]
     jobs = [(name, tmp_path_factory.mktemp(name)) for name in names]
     with multiprocessing.get_context("fork").Pool(2, maxtasksperchild=1) as pool:
         return dict(zip(names, pool.starmap(run_named, jobs), strict=True))
@@ -138,8 +142,11 @@ def test_the_correct_mock_passes_read_only_and_sends_only_reads(outcomes: dict[s
     assert len(outcome.requests) > 200
 
 
-def test_the_correct_mock_passes_with_writes_and_only_touches_its_own_leads(outcomes: dict[str, Outcome]) -> None:
-    outcome = outcomes["correct_with_writes"]
+@pytest.mark.parametrize("name", ["correct_with_writes", *sorted(LEGAL_VARIANTS)])
+def test_the_correct_mock_and_each_legal_variant_pass_with_writes_touching_only_their_own_leads(
+    outcomes: dict[str, Outcome], name: str
+) -> None:
+    outcome = outcomes[name]
     assert outcome.code == 0, outcome.failures[:3000]
     writes = [(method, path) for method, path in outcome.requests if method not in ("GET", "HEAD")]
     assert {method for method, _ in writes} >= {"PUT", "PATCH", "DELETE", "POST"}

@@ -1,11 +1,15 @@
-"""Deliberately broken variants of the mock, to show that the conformance gate catches each kind of drift.
+"""Variants of the mock for the gate's self-test: broken ones, to show that the gate catches each kind of
+drift, and legal ones, the mock answering differently only where LeadVibe's docs leave room, to show that
+the gate raises no false alarm against a correct deployment.
 
 They live in the tests only: the product never carries a switch to break itself.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -43,43 +47,63 @@ def _mock(store_class: type[LeadStore] = LeadStore, wrap: Callable[[Wsgi], Wsgi]
     return Variant(wrap(app), app.extensions["leadvibe"].store)
 
 
-def _rewrite_leads(app: Wsgi, change: Callable[[dict[str, Any]], None]) -> Wsgi:
-    """A middleware that changes every lead object in JSON responses."""
+Headers = list[tuple[str, str]]
 
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            if {"lead_id", "org_id", "score"} <= set(node):
-                change(node)
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(value)
+
+def _middleware(
+    app: Wsgi,
+    body: Callable[[Any], Any] = lambda document: document,
+    headers: Callable[[str, Headers], Headers] = lambda status, headers: headers,
+    request: Callable[[dict[str, Any]], None] = lambda environ: None,
+) -> Wsgi:
+    """A middleware that changes requests, and the JSON bodies and the headers of responses."""
 
     def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request(environ)
         captured: dict[str, Any] = {}
 
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured.update(status=status, headers=headers)
+        def capture(status: str, sent: Headers, exc_info: Any = None) -> Any:
+            captured.update(status=status, headers=list(sent))
             return lambda data: None
 
-        body = b"".join(app(environ, capture))
-        headers = captured["headers"]
-        if any(k.lower() == "content-type" and v.startswith("application/json") for k, v in headers):
-            document = json.loads(body)
-            visit(document)
-            body = json.dumps(document).encode()
-            headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-            headers.append(("Content-Length", str(len(body))))
-        start_response(captured["status"], headers)
-        return [body]
+        data = b"".join(app(environ, capture))
+        status, sent = captured["status"], captured["headers"]
+        media_type = next((v for k, v in sent if k.lower() == "content-type"), "")
+        if data and "json" in media_type:
+            data = json.dumps(body(json.loads(data))).encode()
+            sent = [(k, v) for k, v in sent if k.lower() != "content-length"] + [("Content-Length", str(len(data)))]
+        start_response(status, headers(status, sent))
+        return [data]
 
     return middleware
 
 
+def _visit(node: Any, change: Callable[[dict[str, Any]], None]) -> Any:
+    """Applies `change` to every object of a document, except within metadata (the client's own data)."""
+    if isinstance(node, dict):
+        change(node)
+        for key, value in node.items():
+            if key != "metadata":
+                _visit(value, change)
+    elif isinstance(node, list):
+        for value in node:
+            _visit(value, change)
+    return node
+
+
+def _rewrite_leads(app: Wsgi, change: Callable[[dict[str, Any]], None]) -> Wsgi:
+    """A middleware that changes every lead object in JSON responses."""
+
+    def leads(node: dict[str, Any]) -> None:
+        if {"lead_id", "org_id", "score"} <= set(node):
+            change(node)
+
+    return _middleware(app, body=lambda document: _visit(document, leads))
+
+
 def missing_field() -> Variant:
-    """Drops `owner_name` from every lead."""
-    return _mock(wrap=lambda app: _rewrite_leads(app, lambda lead: lead.pop("owner_name", None)))
+    """Drops `created_at` from every lead (a null field may be left out; a required one may not)."""
+    return _mock(wrap=lambda app: _rewrite_leads(app, lambda lead: lead.pop("created_at", None)))
 
 
 def wrong_type() -> Variant:
@@ -157,6 +181,103 @@ def patch_ignores_null() -> Variant:
 def correct() -> Variant:
     return _mock()
 
+
+# -- legal variants: each answers differently from the mock only where the docs leave room -----------------
+
+_TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z$")
+
+
+def _timestamps(render: Callable[[str, str], str]) -> Callable[[Any], Any]:
+    """A body change that rewrites every timestamp the mock sends: render(seconds, fraction)."""
+
+    def change(node: dict[str, Any]) -> None:
+        for key, value in node.items():
+            if isinstance(value, str) and (match := _TIMESTAMP.match(value)):
+                node[key] = render(match[1], match[2] or "")
+
+    return lambda document: _visit(document, change)
+
+
+def _sign(value: str) -> str:
+    return "s." + base64.urlsafe_b64encode(value.encode()).decode().rstrip("=") + ".sig"
+
+
+def _unsign(environ: dict[str, Any]) -> None:
+    def plain(match: re.Match[str]) -> str:
+        encoded = match[1]
+        return "activeOu=" + base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+
+    if "HTTP_COOKIE" in environ:
+        environ["HTTP_COOKIE"] = re.sub(r"activeOu=s\.([A-Za-z0-9_-]+)\.sig", plain, environ["HTTP_COOKIE"])
+
+
+def _signed_cookie(status: str, headers: Headers) -> Headers:
+    def signed(value: str) -> str:
+        return re.sub(r"^activeOu=([^;]*)", lambda m: "activeOu=" + _sign(m[1]), value)
+
+    return [(k, signed(v) if k.lower() == "set-cookie" else v) for k, v in headers]
+
+
+def offsets_nanoseconds_and_a_signed_cookie() -> Variant:
+    """RFC 3339 with a `+00:00` offset and nine fractional digits (docs §1.4); the activeOu cookie's value
+    signed and encoded (its value is the server's own, docs §1.3)."""
+    nanoseconds = _timestamps(lambda seconds, fraction: f"{seconds}.{fraction.ljust(9, '0')}+00:00")
+    return _mock(wrap=lambda app: _middleware(app, body=nanoseconds, headers=_signed_cookie, request=_unsign))
+
+
+def _plain_errors(status: str, headers: Headers) -> Headers:
+    def plain(name: str, value: str) -> str:
+        if name.lower() == "content-type" and value.startswith("application/problem+json"):
+            return "application/json"
+        return 'Token realm="leadvibe"' if name.lower() == "www-authenticate" else value
+
+    return [(k, plain(k, v)) for k, v in headers]
+
+
+def whole_seconds_plain_errors_and_another_challenge() -> Variant:
+    """Timestamps with whole seconds (so two writes within a second keep `updated_at`), errors served as
+    `application/json` (the docs never name problem+json, §1.7) and a 401 challenge that is not Bearer."""
+    whole = _timestamps(lambda seconds, fraction: f"{seconds}Z")
+    return _mock(wrap=lambda app: _middleware(app, body=whole, headers=_plain_errors))
+
+
+def _sparse(document: Any) -> Any:
+    """Null fields and undocumented optional ones left out; an undeclared field added at the top."""
+
+    def change(node: dict[str, Any]) -> None:
+        for key in [key for key, value in node.items() if value is None or key in ("is_active", "event_id")]:
+            del node[key]
+        if node.get("message") == "Event accepted":
+            node.pop("lead_id", None)  # attributed asynchronously (openapi.yaml, ingestEvent)
+
+    _visit(document, change)
+    return {**document, "served_by": "edge-1"} if isinstance(document, dict) else document
+
+
+class _OtherShapes(LeadStore):
+    """Ids of another shape than the mock's (docs §1.5 state none), and seeded metadata keys and event
+    types with spaces and punctuation (§5, §14.7)."""
+
+    def _new_id(self, prefix: str) -> str:
+        return super()._new_id(prefix).replace("_", ".", 1) + ":v2"
+
+    def reset(self, seed: Any = None) -> None:
+        super().reset(seed)
+        with self._lock:
+            for lead in self._leads.values():
+                lead.metadata["Lead Source (v2)"] = "Q&A Attended – Zürich"
+                lead.changed()
+
+
+def other_shapes_and_sparse_answers() -> Variant:
+    return _mock(_OtherShapes, wrap=lambda app: _middleware(app, body=_sparse))
+
+
+LEGAL_VARIANTS: dict[str, Callable[[], Variant]] = {
+    "offsets_nanoseconds_and_a_signed_cookie": offsets_nanoseconds_and_a_signed_cookie,
+    "whole_seconds_plain_errors_and_another_challenge": whole_seconds_plain_errors_and_another_challenge,
+    "other_shapes_and_sparse_answers": other_shapes_and_sparse_answers,
+}
 
 VARIANTS: dict[str, Callable[[], Variant]] = {
     "missing_field": missing_field,

@@ -1,0 +1,52 @@
+"""The mock's own limits: how much it holds and how long it waits, so that no stream of requests exhausts it.
+
+LeadVibe's docs state none of these (openapi.yaml states only what a deployment promises), so they are the
+mock's configuration, stated here once; `leadvibe-mock --help` lists them (docs/mock-limits.md says why).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+
+@dataclass(frozen=True)
+class MockLimits:
+    max_request_bytes: int = field(
+        default=1_048_576, metadata={"what": "request body (Content-Length or chunked), bytes: else a 413"}
+    )
+    request_body_timeout: float = field(
+        default=10, metadata={"what": "seconds for a request head or body to arrive: else a 408"}
+    )
+    max_json_depth: int = field(default=32, metadata={"what": "nesting levels of a JSON body: else a 400"})
+    max_leads_per_ou: int = field(default=10_000, metadata={"what": "leads per OU: an ingest past it is a 409"})
+    max_events_per_lead: int = field(default=200, metadata={"what": "events kept per lead (the oldest is dropped)"})
+    max_aliases_per_lead: int = field(default=50, metadata={"what": "aliases per lead: an ingest past it is a 409"})
+    max_event_metadata_bytes: int = field(
+        default=64 * 1024 * 1024, metadata={"what": "ingested event metadata kept, bytes in all: else a 409"}
+    )
+    max_deletions_per_ou: int = field(
+        default=10_000, metadata={"what": "deletion statuses kept per OU (an older one is a 404)"}
+    )
+    max_metadata_keys: int = field(
+        default=200, metadata={"what": "metadata keys per lead: a PUT or PATCH past it is a 409"}
+    )
+    max_page_size: int = field(
+        default=100,
+        metadata={"what": "leads per page (/leads, /top-leads, /score-gains): a larger limit gets this many"},
+    )
+    max_explain_hours: int = field(
+        default=720,
+        metadata={"what": "hours of a score explanation: beyond 1 to this, clamped (range_hours)"},
+    )
+    max_request_target_bytes: int = field(default=16_384, metadata={"what": "path and query, bytes: else a 414"})
+    max_header_fields: int = field(default=100, metadata={"what": "header fields: else a 431"})
+    max_header_bytes: int = field(default=32_768, metadata={"what": "header bytes in all: else a 431"})
+
+
+LIMITS = MockLimits()
+
+
+def describe(limits: MockLimits = LIMITS) -> str:
+    """The limits as lines for `--help`."""
+    rows = [f"  {item.name:<26} {getattr(limits, item.name)!s:>9}  {item.metadata['what']}" for item in fields(limits)]
+    return "the mock's own limits (the docs state none):\n" + "\n".join(rows)
