@@ -47,5 +47,6 @@ def dumps(body: Any) -> bytes:
 
 
 def parsed(body: Any) -> Any:
-    """The body as a client will read it (RawJson parsed), for checking it against the spec."""
-    return orjson.loads(dumps(body))
+    """The body as a client will read it (RawJson parsed), for checking it against the spec; the standard
+    library's parser, which keeps integers of any size (orjson takes them as doubles, then refuses)."""
+    return json.loads(dumps(body))

@@ -4,6 +4,7 @@ both authentication schemes, the active OU, and the lead endpoints added from co
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from flask.testing import FlaskClient
@@ -374,3 +375,11 @@ def test_the_spec_holds_any_deployment_to_decay_being_a_system_event(
         "created_at": "2025-01-01T00:00:00Z",
     }
     assert load_contract().component_validator("LeadEvent").is_valid(event) is valid
+
+
+def test_a_metadata_value_beyond_any_float_comes_back_whole(client: FlaskClient) -> None:
+    """An integer of 400 digits in metadata: orjson cannot write it and reads it as an infinite double."""
+    huge = 10**400 + 7
+    patched = client.patch("/lead/ld_123/metadata", json={"huge": huge}, headers=bearer(DEMO))
+    assert patched.status_code == 200, patched.get_data(as_text=True)
+    assert json.loads(client.get("/lead/ld_123", headers=bearer(DEMO)).get_data())["metadata"]["huge"] == huge
