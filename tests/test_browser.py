@@ -167,23 +167,31 @@ def test_a_front_end_on_another_local_origin_uses_the_mock(
     assert (log.read_text().count("cross-site page") > warnings_before) is (page_host != mock_host)
 
 
+def _try_get_lead(context: Any, port: int, headers: dict[str, str]) -> tuple[Any, str, str]:
+    """/docs, getLead, Try it out on ld_123 with `headers` filled in: (the operation, its status, its body)."""
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{port}/docs")
+    operation = page.locator("#operations-Leads-getLead")
+    operation.locator(".opblock-summary").click()
+    try_it = operation.locator("button.try-out__btn")
+    if try_it.count() and "Try it out" in try_it.inner_text():
+        try_it.click()
+    operation.locator("input[placeholder='leadID']").fill("ld_123")
+    for name, value in headers.items():
+        operation.locator(f"input[placeholder='{name}']").fill(value)
+    operation.locator("button.execute").click()
+    status = operation.locator(".live-responses-table .response .response-col_status").first
+    status.wait_for(timeout=15_000)
+    body = operation.locator(".live-responses-table .response-col_description pre").first.inner_text()
+    return operation, status.inner_text().strip(), body
+
+
 def test_the_docs_page_tries_a_request_against_the_mock(browser: Any, mock: tuple[int, Path]) -> None:
     port, _ = mock
     context = browser.new_context()
     try:
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{port}/docs")
-        operation = page.locator("#operations-Leads-getLead")
-        operation.locator(".opblock-summary").click()
-        try_it = operation.locator("button.try-out__btn")
-        if try_it.count() and "Try it out" in try_it.inner_text():
-            try_it.click()
-        operation.locator("input[placeholder='leadID']").fill("ld_123")
-        operation.locator("button.execute").click()
-        status = operation.locator(".live-responses-table .response .response-col_status").first
-        status.wait_for(timeout=15_000)
-        body = operation.locator(".live-responses-table .response-col_description pre").first.inner_text()
-        assert status.inner_text().strip().startswith("200"), body
+        _, status, body = _try_get_lead(context, port, {})
+        assert status.startswith("200"), body
         assert '"lead_id": "ld_123"' in body
     finally:
         context.close()
@@ -225,21 +233,8 @@ def test_try_it_out_sends_prefer_and_x_mock_headers(browser: Any, mock: tuple[in
     port, _ = mock
     context = browser.new_context()
     try:
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{port}/docs")
-        operation = page.locator("#operations-Leads-getLead")
-        operation.locator(".opblock-summary").click()
-        try_it = operation.locator("button.try-out__btn")
-        if try_it.count() and "Try it out" in try_it.inner_text():
-            try_it.click()
-        operation.locator("input[placeholder='leadID']").fill("ld_123")
-        operation.locator("input[placeholder='Prefer']").fill("code=404")
-        operation.locator("input[placeholder='X-Mock-Delay']").fill("50")
-        operation.locator("button.execute").click()
-        status = operation.locator(".live-responses-table .response .response-col_status").first
-        status.wait_for(timeout=15_000)
-        body = operation.locator(".live-responses-table .response-col_description pre").first.inner_text()
-        assert status.inner_text().strip().startswith("404"), body
+        operation, status, body = _try_get_lead(context, port, {"Prefer": "code=404", "X-Mock-Delay": "50"})
+        assert status.startswith("404"), body
         assert "preference-applied: code=404" in operation.locator(".live-responses-table").inner_text().lower()
     finally:
         context.close()
