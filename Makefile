@@ -36,7 +36,7 @@ mock: $(MOCK_STAMP) ## Serve the mock on http://$(HOST):$(PORT) (HOST=, PORT=, M
 	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) $(MOCK_ARGS)
 
 UPSTREAM ?=
-proxy: $(MOCK_STAMP) ## The validating proxy to UPSTREAM= on http://$(HOST):$(PORT) (README, Validating proxy)
+proxy: $(MOCK_STAMP) ## The validating proxy to UPSTREAM= on http://$(HOST):$(PORT) (docs/proxy.md)
 	@test -n '$(UPSTREAM)' || { echo 'make proxy: set UPSTREAM=https://staging.example.com'; exit 2; }
 	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) --proxy '$(UPSTREAM)' $(MOCK_ARGS)
 
@@ -55,7 +55,7 @@ test: lint ## Lint, then the whole offline suite (spec, mock, conformance gate a
 test-fast: lint ## Lint, then the offline suite without the tests marked slow
 	env -u LEADVIBE_TARGET $(BIN)/pytest -m "not slow"
 
-test-live: $(DEV_STAMP) ## The conformance suite against LEADVIBE_BASE_URL (see README)
+test-live: $(DEV_STAMP) ## The conformance suite against LEADVIBE_BASE_URL (docs/live-gate.md)
 	$(BIN)/leadvibe-contracts
 
 # BASE= a git ref or a file; empty: the merge base of HEAD with main (spec_compat/base.py).
@@ -67,7 +67,7 @@ format: $(DEV_STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: $(DEV_STAMP) ## Throughput and latency of the mock beside Prism (README, Performance)
+bench: $(DEV_STAMP) ## Throughput and latency of the mock beside Prism (docs/measurements.md)
 	$(BIN)/python -m bench
 
 # Pins the whole tree (base, contracts and dev) for Python 3.11 from pyproject.toml's pins. The pins

@@ -1,5 +1,5 @@
 """The benchmark's verdicts and outputs: the project's performance targets checked against the numbers,
-a markdown report for people (and the README) and a JSON file of raw numbers.
+a markdown report for people (and docs/measurements.md) and a JSON file of raw numbers.
 
 The targets (a miss is reported, never raised):
 

@@ -10,8 +10,8 @@ The large seed is generated once into bench/.cache/; its file name carries a has
 source, so a changed generator yields a new seed instead of a stale one.
 
 The mock's server was chosen by measurement (granian against waitress and gunicorn, then uvicorn against
-granian); those comparisons were removed once decided, and their results are kept in the README (Why
-uvicorn with one thread).
+granian); those comparisons were removed once decided, and their results are kept in docs/measurements.md
+(Why uvicorn with one thread).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`leadvibe-contracts` (`make test-live`): the conformance suite against a live deployment.
 
-Configured by environment variables only (see the README). `leadvibe-contracts cleanup` removes the
+Configured by environment variables only (docs/live-gate.md). `leadvibe-contracts cleanup` removes the
 leads earlier runs left behind (after proving each is still one of theirs) and exits.
 
 Exit status: 0 every contract holds; 1 a contract is broken (or safety refused a write); 2 the
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="leadvibe-contracts",
         description="Check a LeadVibe deployment against openapi.yaml. Configure it with LEADVIBE_BASE_URL, "
         "LEADVIBE_TOKEN and, optionally, LEADVIBE_OTHER_OU_TOKEN, LEADVIBE_ALLOW_WRITES=1, LEADVIBE_MAX_EXAMPLES "
-        "(see the README). `leadvibe-contracts cleanup` removes leads earlier runs left behind. Other "
+        "(see docs/live-gate.md). `leadvibe-contracts cleanup` removes leads earlier runs left behind. Other "
         "arguments go to pytest (e.g. -k reads, -x).",
     )
     parser.add_argument(

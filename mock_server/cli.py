@@ -1,10 +1,10 @@
 """`leadvibe-mock` (also `python -m mock_server`): serve the mock under uvicorn, in this one process.
 
 One process, because the state is in memory. uvicorn (httptools, uvloop) does the HTTP work; it was chosen
-over granian, waitress and gunicorn (README, Why uvicorn with one thread). The Flask app is served through
-`mock_server.serving`, which awaits request bodies with a deadline and a size cap, so that a slow or
-stalled client never holds the one Python thread, and `mock_server.http_layer`, whose own refusals are
-problem documents (README, Limits and abuse).
+over granian, waitress and gunicorn (docs/measurements.md, Why uvicorn with one thread). The Flask app is
+served through `mock_server.serving`, which awaits request bodies with a deadline and a size cap, so that
+a slow or stalled client never holds the one Python thread, and `mock_server.http_layer`, whose own
+refusals are problem documents (docs/measurements.md, Limits and abuse).
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A stateful mock of the LeadVibe lead API, driven by openapi.yaml.",
         epilog="Demo tokens: kbn_pat_demo (org_456: unit_default, unit_emea), kbn_pat_demo_emea (org_456: "
         "unit_emea), kbn_pat_other (org_789). Docs: /docs. Mock-only endpoints: /_mock/health, /_mock/reset, "
-        "/_mock/scenarios, /_mock/scenario, /_mock/chaos, /_mock/requests, /openapi.yaml (README).\n\n" + describe(),
+        "/_mock/scenarios, /_mock/scenario, /_mock/chaos, /_mock/requests, /openapi.yaml (docs/mock.md).\n\n"
+        + describe(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
@@ -119,7 +120,7 @@ def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None, c
         f"  docs (Swagger UI, Try it out):  {base}/docs\n"
         f"  demo tokens:  Bearer kbn_pat_demo (org_456: unit_default, unit_emea), kbn_pat_demo_emea, "
         f"kbn_pat_other (org_789); Basic lv_ci_demo:lv_cs_demo\n"
-        f"  admin API:  {base}/_mock/health | reset | scenarios | scenario | chaos | requests  (README)\n"
+        f"  admin API:  {base}/_mock/health | reset | scenarios | scenario | chaos | requests  (docs/mock.md)\n"
         f"  force a response:  -H 'Prefer: code=404'   slow/fail one request:  -H 'X-Mock-Delay: 300' "
         f"-H 'X-Mock-Fail: 503'\n"
         f"  try:  curl -H 'Authorization: Bearer kbn_pat_demo' {base}/lead/ld_123"

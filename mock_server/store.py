@@ -122,7 +122,8 @@ class LeadRecord:
         per change and shared by every page that shows it: read-only, it is only ever serialized.
 
         Measured gain (2026-12-02, 2-core VM): a 25-lead GET /leads through the app in-process, 140 µs
-        before, 106 µs after; served, with uvloop as well, 2,954 to 4,361 req/s (README, Performance)."""
+        before, 106 µs after; served, with uvloop as well, 2,954 to 4,361 req/s (docs/measurements.md,
+        Performance)."""
         if self._listed is None:
             self._listed = {
                 **self.view(),
@@ -180,7 +181,7 @@ class StoreLimits:
 
     retention: timedelta  # how far back score history goes: the largest `days` the spec accepts
     max_metadata_keys: int = 200
-    # What an OU may hold (README, Limits and abuse): memory stays bounded under any stream of requests.
+    # What an OU may hold (docs/measurements.md, Limits and abuse): memory stays bounded under any stream of requests.
     max_leads_per_ou: int = 10_000
     max_events_per_lead: int = 200
     max_aliases_per_lead: int = 50

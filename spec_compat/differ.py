@@ -1,6 +1,6 @@
 """The maintained differ, api-smart-diff (npm), installed on first use and run over pairs of specs.
 
-Why api-smart-diff: it was compared with @useoptic/optic 1.0.9 on the same edits of openapi.yaml (README,
+Why api-smart-diff: it was compared with @useoptic/optic 1.0.9 on the same edits of openapi.yaml (docs/contract.md,
 Contract evolution). Optic crashes on Node 20 unless its nested ajv is overridden, rejects the spec's
 links unless validation is loose, installs 633 packages in about 2 minutes, and missed narrowed limits and
 every security change; api-smart-diff is 3 packages installed in seconds, reads OpenAPI 3.1 as it is, and

@@ -215,7 +215,7 @@ def _problem_of(answer: bytes) -> tuple[int, dict[str, object]]:
 def test_what_the_http_layer_refuses_is_a_problem_document(
     server: tuple[str, int], request_bytes: bytes, status: int, problem_type: str
 ) -> None:
-    """Refused before any operation is chosen (README, Limits and abuse): still a problem document, the
+    """Refused before any operation is chosen (docs/measurements.md, Limits and abuse): still a problem document, the
     connection closed after it (and read to its end: the client sees the answer, not a reset)."""
     sock = _open(server, request_bytes)
     answer = _answer(sock)
