@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,7 @@ from mock_server.app import create_app
 from mock_server.config import MockConfig
 from mock_server.state import mock_state
 from mock_server.store import LeadStore
+from tests.running import Proxy, start_proxy
 
 DEMO = "kbn_pat_demo"
 DEMO_EMEA = "kbn_pat_demo_emea"
@@ -76,3 +79,19 @@ def problem(response: Any) -> dict[str, Any]:
     body: dict[str, Any] = response.get_json()
     assert body["status"] == response.status_code
     return body
+
+
+@pytest.fixture
+def proxies(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
+    """Starts validating proxies (`leadvibe-mock --proxy`); each still running is stopped as by Ctrl-C."""
+    started: list[Proxy] = []
+
+    def start(upstream: str, *extra: str) -> Proxy:
+        proxy = start_proxy(upstream, tmp_path, *extra)
+        started.append(proxy)
+        return proxy
+
+    yield start
+    for proxy in started:
+        if proxy.process.poll() is None:
+            proxy.stop()

@@ -1,14 +1,20 @@
-"""The mock as a process of its own, on a free port of 127.0.0.1: for tests of what only a served mock shows."""
+"""The mock (and the validating proxy) as a process of its own, on a free port of 127.0.0.1: for tests of what
+only a served mock shows."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -43,3 +49,44 @@ def running_mock(command: Sequence[str], *args: str, output: int | None = subpro
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
+
+
+PROXY = [sys.executable, "-m", "mock_server"]
+
+
+@dataclass
+class Proxy:
+    base: str
+    process: subprocess.Popen[str]
+    journal: Path
+
+    def stop(self) -> str:
+        """SIGINT, as Ctrl-C; everything it printed (the summary included)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+        out, _ = self.process.communicate(timeout=20)
+        return out
+
+    def entries(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.journal.read_text(encoding="utf-8").splitlines()]
+
+
+def start_proxy(upstream: str, tmp: Path, *extra: str) -> Proxy:
+    port = free_port()
+    journal = tmp / f"journal-{port}.jsonl"
+    process = subprocess.Popen(
+        [*PROXY, "--port", str(port), "--proxy", upstream, "--journal", str(journal), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return Proxy(f"http://127.0.0.1:{port}", process, journal)
+        except OSError:
+            time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    pytest.fail("the proxy did not listen within 30 s")

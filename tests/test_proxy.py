@@ -5,16 +5,12 @@ one, a silent and an absent upstream (504 and 502 problems, never a hang), CORS 
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,55 +19,16 @@ import requests
 from waitress.server import create_server
 
 from tests.gate.variants import VARIANTS, Variant, _rewrite_leads, correct
-from tests.running import free_port
+from tests.running import Proxy, free_port
 
 TOKEN = "kbn_pat_demo"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VERDICT = "X-Contract-Verdict"
-PROXY = [sys.executable, "-m", "mock_server"]
 
 
 def _port(server: Any) -> int:
     port: int = server.effective_port  # waitress's single-socket server
     return port
-
-
-@dataclass
-class Proxy:
-    base: str
-    process: subprocess.Popen[str]
-    journal: Path
-
-    def stop(self) -> str:
-        """SIGINT, as Ctrl-C; everything it printed (the summary included)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-        out, _ = self.process.communicate(timeout=20)
-        return out
-
-    def entries(self) -> list[dict[str, Any]]:
-        return [json.loads(line) for line in self.journal.read_text(encoding="utf-8").splitlines()]
-
-
-def start_proxy(upstream: str, tmp: Path, *extra: str) -> Proxy:
-    port = free_port()
-    journal = tmp / f"journal-{port}.jsonl"
-    process = subprocess.Popen(
-        [*PROXY, "--port", str(port), "--proxy", upstream, "--journal", str(journal), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return Proxy(f"http://127.0.0.1:{port}", process, journal)
-        except OSError:
-            time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    pytest.fail("the proxy did not listen within 30 s")
 
 
 @pytest.fixture
@@ -88,22 +45,6 @@ def serve() -> Iterator[Callable[[Variant], str]]:
     yield start
     for server in servers:
         server.close()
-
-
-@pytest.fixture
-def proxies(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
-    started: list[Proxy] = []
-
-    def start(upstream: str, *extra: str) -> Proxy:
-        proxy = start_proxy(upstream, tmp_path, *extra)
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        if proxy.process.poll() is None:
-            os.killpg(proxy.process.pid, signal.SIGKILL)
-            proxy.process.wait(timeout=10)
 
 
 def test_in_front_of_the_mock_everything_passes_unchanged_and_ok(

@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from tests.gate.variants import correct
-from tests.running import free_port
-from tests.test_proxy import PROXY, Proxy, _port, start_proxy
+from tests.running import PROXY, Proxy, free_port
+from tests.test_proxy import _port
 
 AUTH = {"Authorization": "Bearer kbn_pat_demo"}
 VERDICT = "X-Contract-Verdict"
@@ -100,20 +100,6 @@ def upstreams() -> Iterator[Callable[[Callable[[str], bytes]], HostileUpstream]]
     yield start
     for upstream in started:
         upstream.close()
-
-
-@pytest.fixture
-def proxies(tmp_path: Path) -> Iterator[Callable[..., Proxy]]:
-    started: list[Proxy] = []
-
-    def start(upstream: str, *extra: str) -> Proxy:
-        proxy = start_proxy(upstream, tmp_path, *extra)
-        started.append(proxy)
-        return proxy
-
-    yield start
-    for proxy in started:
-        proxy.stop()
 
 
 def _raw(port: int, target: str) -> bytes:
