@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.running import free_port
+from tests.running import Proxy, free_port
 
 CHROMIUM = os.environ.get("LEADVIBE_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -147,13 +147,7 @@ def test_a_front_end_on_another_local_origin_uses_the_mock(
     port, log = mock
     requests.post(f"http://127.0.0.1:{port}/_mock/reset", timeout=5).raise_for_status()
     warnings_before = log.read_text().count("cross-site page")
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(f"http://{page_host}:{page_port}/")
-        seen = page.evaluate(FRONT_END, f"http://{mock_host}:{port}")
-    finally:
-        context.close()
+    seen = _in_page(browser, f"http://{page_host}:{page_port}/", FRONT_END, f"http://{mock_host}:{port}")
     assert seen["chosen"] == 200
     assert seen["active"] == ["unit_emea"], f"the activeOu cookie did not stick: {seen}"
     assert seen["defaultOuLead"] == 404  # ld_123 lives in unit_default: the requests are scoped to EMEA
@@ -165,6 +159,17 @@ def test_a_front_end_on_another_local_origin_uses_the_mock(
     assert seen["challenge"][1].startswith("Bearer ")
     # The mock says so in its log when it sets the cookie for a cross-site page (and only then).
     assert (log.read_text().count("cross-site page") > warnings_before) is (page_host != mock_host)
+
+
+def _in_page(browser: Any, origin: str, script: str, api: str) -> Any:
+    """What `script` returns, run with `api` in a fresh browser context on a page served from `origin`."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(origin)
+        return page.evaluate(script, api)
+    finally:
+        context.close()
 
 
 def _try_get_lead(context: Any, port: int, headers: dict[str, str]) -> tuple[Any, str, str]:
@@ -216,13 +221,7 @@ def test_a_drop_is_a_cut_off_body_and_the_query_forces_a_response(
     browser: Any, page_port: int, mock: tuple[int, Path]
 ) -> None:
     port, _ = mock
-    context = browser.new_context()
-    try:
-        page = context.new_page()
-        page.goto(f"http://localhost:{page_port}/")
-        seen = page.evaluate(CUT_AND_FORCED, f"http://127.0.0.1:{port}")
-    finally:
-        context.close()
+    seen = _in_page(browser, f"http://localhost:{page_port}/", CUT_AND_FORCED, f"http://127.0.0.1:{port}")
     assert seen["dropStatus"] == 200, seen  # before: the fetch itself failed, as a CORS error
     assert seen["body"] == "cut off", seen
     assert seen["forced"] == [404, "code=404"], seen
@@ -252,35 +251,13 @@ THROUGH_THE_PROXY = """async (api) => {
 
 
 def test_a_front_end_uses_the_validating_proxy_with_the_mocks_cors(
-    browser: Any, page_port: int, mock: tuple[int, Path], tmp_path: Path
+    browser: Any, page_port: int, mock: tuple[int, Path], proxies: Callable[..., Proxy]
 ) -> None:
     """Issue #21: the proxy let only Authorization and Content-Type through its preflight (not Prefer or
     X-Request-Id), and WWW-Authenticate and Preference-Applied read as null."""
     port, _ = mock
-    proxy_port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mock_server", "--port", str(proxy_port), "--proxy", f"http://127.0.0.1:{port}",
-         "--journal", str(tmp_path / "journal.jsonl")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    context = browser.new_context()
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                requests.get(f"http://127.0.0.1:{proxy_port}/_mock/health", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.05)
-        page = context.new_page()
-        page.goto(f"http://localhost:{page_port}/")
-        seen = page.evaluate(THROUGH_THE_PROXY, f"http://127.0.0.1:{proxy_port}")
-    finally:
-        context.close()
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+    proxy = proxies(f"http://127.0.0.1:{port}")
+    seen = _in_page(browser, f"http://localhost:{page_port}/", THROUGH_THE_PROXY, proxy.base)
     assert seen["forced"] == [404, "code=404", "ok"], seen
     assert seen["challenge"][0] == 401
     assert seen["challenge"][1].startswith("Bearer "), seen
