@@ -225,6 +225,13 @@ def test_a_dropped_connection_carries_cors_headers(serve: Serve) -> None:
     assert 0 < len(body) < promised
 
 
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, headers=AUTH, timeout=5).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
 def test_an_ipv6_host_is_printed_in_brackets(tmp_path: Path) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")
@@ -238,11 +245,11 @@ def test_an_ipv6_host_is_printed_in_brackets(tmp_path: Path) -> None:
             start_new_session=True,
         )
     try:
-        assert _wait_for(lambda: "try:" in log.read_text(), 30), log.read_text()
         base = f"http://[::1]:{port}"
+        # The banner is printed just before the socket listens: wait for an answer, not for the text.
+        assert _wait_for(lambda: _answers(f"{base}/lead/ld_123"), 30), log.read_text()
         assert f"serving {base}" in log.read_text()
         assert f"http://::1:{port}" not in log.read_text()
-        assert requests.get(f"{base}/lead/ld_123", headers=AUTH, timeout=5).status_code == 200
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
