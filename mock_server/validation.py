@@ -165,7 +165,8 @@ def _errors(
             if form is None:
                 yield FieldError(location, name or where, message)
             else:  # the value has one form's fields: what is wrong within that form
-                for inner in _errors(spec, spec.validator(form), _at(instance, error.instance_path), location, name):
+                value = _at(instance, error.instance_path)  # as large as the whole: its first error only, then
+                for inner in _errors(spec, spec.validator(form), value, location, name, values):
                     yield FieldError(inner.location, inner.name if name else where + inner.name, inner.detail)
         else:
             yield FieldError(location, name or where, _message(error))
