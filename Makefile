@@ -49,11 +49,15 @@ lint: lint-spec ## ruff and mypy, after lint-spec
 lint-spec: $(DEV_STAMP) ## Lint openapi.yaml: Spectral (.spectral.yaml) and Redocly (redocly.yaml)
 	$(BIN)/python -m devtools.lint_spec
 
-test: lint ## Lint, then the whole offline suite (spec, mock, conformance gate against the mock)
-	env -u LEADVIBE_TARGET $(BIN)/pytest
+# pytest-xdist: test modules spread over WORKERS processes, each module whole on one worker (its fixtures built once).
+WORKERS ?= 4
+PYTEST := env -u LEADVIBE_TARGET $(BIN)/pytest -n $(WORKERS) --dist loadscope
 
-test-fast: lint ## Lint, then the offline suite without the tests marked slow
-	env -u LEADVIBE_TARGET $(BIN)/pytest -m "not slow"
+test: lint ## Lint, then the whole offline suite (spec, mock, conformance gate against the mock)
+	$(PYTEST)
+
+test-fast: $(DEV_STAMP) ## The offline suite without lint and without the tests marked slow (seconds, not minutes)
+	$(PYTEST) -m "not slow"
 
 test-live: $(DEV_STAMP) ## The conformance suite against LEADVIBE_BASE_URL (docs/live-gate.md)
 	$(BIN)/leadvibe-contracts

@@ -18,7 +18,7 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
-from leadvibe_contract.contract import Contract
+from leadvibe_contract.contract import SPEC_URI, Contract
 from mock_server.scoring import Rule, Ruleset
 from mock_server.timeutil import resolve_time
 
@@ -80,6 +80,7 @@ class LeadSeed:
     org_id: str
     unit_id: str
     owner_name: str | None
+    owner_id: str | None
     metadata: Mapping[str, Any]
     created_at: object
     updated_at: object | None
@@ -100,7 +101,7 @@ class SeedData:
 
 _TIME: Mapping[str, Any] = {}  # RFC 3339 or `now-...`; checked by _check_times
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"}
-SEED_SCHEMA: Mapping[str, Any] = {
+_SETUP: Mapping[str, Any] = {  # organizations, tokens and rulesets: the mock's own, no spec schema
     "type": "object",
     "additionalProperties": False,
     "required": ["orgs", "tokens", "rulesets", "leads"],
@@ -196,56 +197,64 @@ SEED_SCHEMA: Mapping[str, Any] = {
                 },
             },
         },
-        "leads": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "additionalProperties": False,
-                "required": ["lead_id", "org_id", "unit_id", "created_at"],
-                "properties": {
-                    "lead_id": _ID,
-                    "org_id": _ID,
-                    "unit_id": _ID,
-                    "owner_name": {},
-                    "metadata": {},
-                    "created_at": _TIME,
-                    "updated_at": _TIME,
-                    "score_reset_at": _TIME,
-                    "deletion_fails": {"type": "boolean"},
-                    "aliases": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["id", "kind", "value", "created_at"],
-                            "properties": {
-                                "id": _ID,
-                                "kind": {},
-                                "value": {},
-                                "created_at": _TIME,
-                            },
-                        },
-                    },
-                    "events": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "additionalProperties": False,
-                            "required": ["event_type", "at"],
-                            "properties": {
-                                "id": _ID,
-                                "event_type": {},
-                                "at": _TIME,
-                                "metadata": {"type": "object"},
-                                "suppressed": {"type": "boolean"},
-                            },
-                        },
-                    },
-                },
-            },
-        },
     },
 }
+# What the mock derives from a lead's events and never takes from a seed.
+COMPUTED = frozenset({"score", "last_event_at"})
+
+
+def _spec_fields(spec: Contract, name: str, *, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every field of the spec's schema `name`, each under the spec's own schema (a field added to the spec is a
+    field of the seed); times also relative to start-up (`now-3d`, checked by `_check_times`)."""
+    fields: dict[str, Any] = {}
+    for field_name, schema in spec.schema(name)["properties"].items():
+        if field_name in skip:
+            continue
+        resolved = spec.resolve(schema)
+        if resolved.get("format") == "date-time":
+            fields[field_name] = _TIME
+        else:
+            fields[field_name] = {"$ref": f"{SPEC_URI}#/components/schemas/{name}/properties/{field_name}"}
+    return fields
+
+
+def seed_schema(spec: Contract) -> dict[str, Any]:
+    """The seed file's shape: a lead is the spec's `Lead` and an alias the spec's `Alias`, beside what only the
+    mock keeps (the OU, the owner's id, events, a score reset, a failing deletion); identifiers are also
+    URL-safe (the mock's rule for its own data)."""
+
+    def spec_ref(name: str) -> dict[str, Any]:
+        return {"$ref": f"{SPEC_URI}#/components/schemas/{name}"}
+
+    alias = {**_spec_fields(spec, "Alias"), "id": {"allOf": [spec_ref("Alias/properties/id"), _ID]}}
+    event = {
+        "id": _ID,
+        "event_type": spec_ref("EventType"),
+        "at": _TIME,
+        "metadata": spec_ref("EventMetadata"),
+        "suppressed": {"type": "boolean"},
+    }
+    lead = {
+        **_spec_fields(spec, "Lead", skip=COMPUTED),
+        "lead_id": {"allOf": [spec_ref("LeadId"), _ID]},
+        "org_id": _ID,
+        "unit_id": _ID,
+        "owner_id": spec_ref("OwnerId"),
+        "score_reset_at": _TIME,
+        "deletion_fails": {"type": "boolean"},
+        "aliases": {"type": "array", "items": _closed(alias, ["id", "kind", "value", "created_at"])},
+        "events": {"type": "array", "items": _closed(event, ["event_type", "at"])},
+    }
+    schema = dict(_SETUP)
+    schema["properties"] = {**_SETUP["properties"], "leads": {"type": "array", "items": _closed(lead, LEAD_REQUIRED)}}
+    return schema
+
+
+LEAD_REQUIRED = ["lead_id", "org_id", "unit_id", "created_at"]  # the rest has a default
+
+
+def _closed(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
 
 
 def _read(path: Path) -> Any:
@@ -265,32 +274,21 @@ def _read(path: Path) -> Any:
 
 
 def _check(raw: Any, spec: Contract, path: Path) -> None:
-    """The seed's own shape, then each lead's values against the contract's schemas."""
-    shape = jsonschema_rs.Draft202012Validator(dict(SEED_SCHEMA))
+    """The seed's shape, each lead's values under the contract's schemas."""
+    shape = jsonschema_rs.Draft202012Validator(seed_schema(spec), registry=spec.registry, validate_formats=True)
     for error in shape.iter_errors(raw):
         where = "/".join(str(part) for part in error.instance_path) or "(top level)"
-        raise SeedError(f"seed file {path}: at {where}: {error.message}")
-    checks = {
-        "owner_name": spec.component_validator("OwnerName"),
-        "metadata": spec.component_validator("LeadMetadata"),
-    }
-    kind = spec.component_validator("AliasKind")
-    value = spec.component_validator("AliasValue")
-    event_type = spec.component_validator("EventType")
-    for index, lead in enumerate(raw["leads"]):
-        label = f"leads[{index}] ({lead['lead_id']})"
-        problems = [
-            f"{name}: {error.message}"
-            for name, validator in checks.items()
-            for error in validator.iter_errors(lead.get(name, {} if name == "metadata" else None))
-        ]
-        for alias in lead.get("aliases", []):
-            problems += [f"alias {alias['id']}: {e.message}" for e in kind.iter_errors(alias["kind"])]
-            problems += [f"alias {alias['id']}: {e.message}" for e in value.iter_errors(alias["value"])]
-        for event in lead.get("events", []):
-            problems += [f"event: {e.message}" for e in event_type.iter_errors(event["event_type"])]
-        if problems:
-            raise SeedError(f"seed file {path}: {label}: {problems[0]}")
+        lead = _lead_label(raw, error.instance_path)
+        raise SeedError(f"seed file {path}: at {where}{lead}: {error.message}")
+
+
+def _lead_label(raw: Any, where: Sequence[str | int]) -> str:
+    """` (ld_123)` when the error is inside a lead that has an id, so that the message names the lead."""
+    if len(where) < 2 or where[0] != "leads" or not isinstance(where[1], int):
+        return ""
+    lead = raw["leads"][where[1]]
+    lead_id = lead.get("lead_id") if isinstance(lead, dict) else None
+    return f" ({lead_id})" if isinstance(lead_id, str) else ""
 
 
 def _check_times(seed: SeedData, path: Path) -> None:
@@ -366,6 +364,7 @@ def _lead(raw: Mapping[str, Any]) -> LeadSeed:
         org_id=raw["org_id"],
         unit_id=raw["unit_id"],
         owner_name=raw.get("owner_name"),
+        owner_id=raw.get("owner_id"),
         metadata=dict(raw.get("metadata") or {}),
         created_at=raw["created_at"],
         updated_at=raw.get("updated_at"),

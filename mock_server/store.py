@@ -335,6 +335,7 @@ class LeadStore:
             created_at=created_at,
             updated_at=updated_at,
             owner_name=seed.owner_name,
+            owner_id=seed.owner_id,
             metadata=dict(seed.metadata),
             aliases=sorted(
                 (Alias(a.alias_id, a.kind, a.value, resolve_time(a.created_at, now)) for a in seed.aliases),

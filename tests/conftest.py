@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -16,28 +15,8 @@ from mock_server.app import create_app
 from mock_server.config import MockConfig
 from mock_server.state import mock_state
 from mock_server.store import LeadStore
+from tests.helpers import FakeClock
 from tests.running import Proxy, start_proxy
-
-DEMO = "kbn_pat_demo"
-DEMO_EMEA = "kbn_pat_demo_emea"
-OTHER_ORG = "kbn_pat_other"
-
-
-class FakeClock:
-    """A clock the tests move by hand; starts at a fixed instant so relative seed times are stable."""
-
-    def __init__(self, start: datetime = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture(scope="session")
@@ -71,14 +50,6 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def store(app: Flask) -> LeadStore:
     return mock_state(app).store
-
-
-def problem(response: Any) -> dict[str, Any]:
-    """The problem body of an error response, after checking it is one."""
-    assert response.mimetype == "application/problem+json", response.data
-    body: dict[str, Any] = response.get_json()
-    assert body["status"] == response.status_code
-    return body
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import requests
 
+MOCK = [sys.executable, "-m", "mock_server"]  # the mock as `leadvibe-mock` runs it
+
 
 def free_port() -> int:
     with socket.socket() as probe:

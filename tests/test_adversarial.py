@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from leadvibe_contract import example_request, load_contract
 from mock_server.state import mock_state
-from tests.conftest import DEMO, bearer, problem
+from tests.helpers import DEMO, bearer, problem
 
 SPEC = load_contract()
 MAX_SECONDS = 3.0

@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.running import free_port, running_mock
-
-MOCK = [sys.executable, "-m", "mock_server"]
+from tests.running import MOCK, free_port, running_mock
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from leadvibe_contract.contract import Contract
 from mock_server.chaos import Chaos, ChaosError, Rule, parse_delay
 from mock_server.problems import ApiProblem
-from tests.conftest import DEMO, FakeClock, bearer
+from tests.helpers import DEMO, FakeClock, bearer
 
 AUTH = bearer(DEMO)
 PAGE = "http://localhost:5173"

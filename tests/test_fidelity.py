@@ -14,8 +14,7 @@ from leadvibe_contract.examples import example_request
 from mock_server.scoring import Ruleset
 from mock_server.seed import DEFAULT_SEED, load_seed
 from mock_server.store import LeadRecord, LeadStore
-from tests.conftest import DEMO, bearer, problem
-from tests.test_http_operations import send
+from tests.helpers import DEMO, bearer, problem, send
 
 SPEC = load_contract()
 NO_DEFAULT = "kbn_pat_demo_nodefault"

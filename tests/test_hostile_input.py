@@ -22,7 +22,7 @@ from mock_server.journal import Journal
 from mock_server.limits import LIMITS
 from mock_server.store import IngestRequest, LeadQuery, LeadStore
 from mock_server.timeutil import format_timestamp
-from tests.conftest import DEMO, FakeClock, bearer, problem
+from tests.helpers import DEMO, FakeClock, bearer, problem
 
 AUTH = bearer(DEMO)
 DEFAULT = Scope("org_456", "unit_default")

@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 
 from mock_server.docs import DIST
 from mock_server.limits import LIMITS
-from tests.running import free_port
-from tests.test_cli import MOCK
+from tests.running import MOCK, free_port
 
 BODY_TIMEOUT = 1.0
 KEEP_ALIVE = 5.0  # uvicorn's idle timeout between requests

@@ -19,7 +19,7 @@ from mock_server.app import ResponseViolation, create_app
 from mock_server.config import MockConfig
 from mock_server.seed import DEFAULT_SEED
 from mock_server.store import LeadStore
-from tests.conftest import DEMO, DEMO_EMEA, OTHER_ORG, FakeClock, bearer, problem
+from tests.helpers import DEMO, DEMO_EMEA, OTHER_ORG, FakeClock, bearer, problem
 
 AUTH = bearer(DEMO)
 

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from flask.testing import FlaskClient
 
 from leadvibe_contract.contract import load_contract
-from leadvibe_contract.examples import ExampleRequest, example_request
-from tests.conftest import DEMO, DEMO_EMEA, OTHER_ORG, bearer, problem
+from leadvibe_contract.examples import example_request
+from tests.helpers import DEMO, DEMO_EMEA, OTHER_ORG, bearer, problem, send
 
 SPEC = load_contract()
 ALL_OPERATIONS = sorted(SPEC.operations)
 LEAD_OPERATIONS = sorted(operation.operation_id for operation in SPEC.operations.values() if operation.names_a_lead)
-
-
-def send(client: FlaskClient, request: ExampleRequest, headers: dict[str, str], method: str | None = None) -> Any:
-    return client.open(
-        request.path,
-        method=method or request.method,
-        query_string=dict(request.query),
-        json=request.body,
-        headers=headers,
-    )
 
 
 @pytest.mark.parametrize("operation_id", ALL_OPERATIONS)

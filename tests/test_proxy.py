@@ -18,17 +18,13 @@ import pytest
 import requests
 from waitress.server import create_server
 
-from tests.gate.variants import VARIANTS, Variant, _rewrite_leads, correct
+from tests.gate.variants import VARIANTS, Variant, correct, rewrite_leads
+from tests.helpers import served_port
 from tests.running import Proxy, free_port
 
 TOKEN = "kbn_pat_demo"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VERDICT = "X-Contract-Verdict"
-
-
-def _port(server: Any) -> int:
-    port: int = server.effective_port  # waitress's single-socket server
-    return port
 
 
 @pytest.fixture
@@ -40,7 +36,7 @@ def serve() -> Iterator[Callable[[Variant], str]]:
         server = create_server(variant.app, host="127.0.0.1", port=0, threads=4)
         threading.Thread(target=server.run, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{_port(server)}"
+        return f"http://127.0.0.1:{served_port(server)}"
 
     yield start
     for server in servers:
@@ -88,7 +84,7 @@ def test_credentials_and_cookies_reach_the_upstream_unchanged_and_nothing_else_i
     server = create_server(echo, host="127.0.0.1", port=0, threads=1)
     threading.Thread(target=server.run, daemon=True).start()
     try:
-        proxy = proxies(f"http://127.0.0.1:{_port(server)}")
+        proxy = proxies(f"http://127.0.0.1:{served_port(server)}")
         headers = {"Authorization": "Basic bHZfY2lfZGVtbzpsdl9jc19kZW1v", "Cookie": "activeOu=unit_emea; sid=s3cr3t"}
         answer = requests.get(f"{proxy.base}/lead/ld_9", headers=headers, timeout=10)
         assert answer.status_code == 404
@@ -146,7 +142,7 @@ def test_drift_is_named_and_the_answer_passes_unchanged(
     serve: Callable[[Variant], str], proxies: Callable[..., Proxy]
 ) -> None:
     variant = correct()
-    drifting = _rewrite_leads(variant.app, lambda lead: lead.update(level="hot"))
+    drifting = rewrite_leads(variant.app, lambda lead: lead.update(level="hot"))
 
     def with_header(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

@@ -22,8 +22,8 @@ import pytest
 import requests
 
 from tests.gate.variants import correct
+from tests.helpers import served_port
 from tests.running import PROXY, Proxy, free_port
-from tests.test_proxy import _port
 
 AUTH = {"Authorization": "Bearer kbn_pat_demo"}
 VERDICT = "X-Contract-Verdict"
@@ -274,7 +274,7 @@ def test_the_mocks_preference_applied_is_not_drift(proxies: Callable[..., Proxy]
     server = create_server(correct().app, host="127.0.0.1", port=0, threads=2)
     threading.Thread(target=server.run, daemon=True).start()
     try:
-        proxy = proxies(f"http://127.0.0.1:{_port(server)}")
+        proxy = proxies(f"http://127.0.0.1:{served_port(server)}")
         for prefer in ("dynamic=true", "code=404", "code=200, example=ld_123"):
             answer = requests.get(f"{proxy.base}/lead/ld_123", headers={**AUTH, "Prefer": prefer}, timeout=10)
             assert "Preference-Applied" in answer.headers

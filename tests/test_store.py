@@ -6,21 +6,23 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leadvibe_contract.contract import Contract, load_contract
+from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, LimitReached, MetadataFull
 from mock_server.limits import LIMITS
-from mock_server.seed import DEFAULT_SEED, load_seed
+from mock_server.seed import DEFAULT_SEED, SeedError, load_seed
 from mock_server.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
 from mock_server.timeutil import parse_timestamp
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 
 DEFAULT = Scope("org_456", "unit_default")
 EMEA = Scope("org_456", "unit_emea")
@@ -370,10 +372,43 @@ def test_a_bad_seed_file_fails_with_a_message_naming_the_entry(spec: Contract, t
     path = Path(str(tmp_path)) / "seed.yaml"
     text = DEFAULT_SEED.read_text(encoding="utf-8").replace("owner_name: Jane Smith", "owner_name: ''", 1)
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(SeedError, match=r"leads\[0\] \(ld_123\): owner_name"):
+    with pytest.raises(SeedError, match=r"at leads/0/owner_name \(ld_123\): "):
         load_seed(path, spec)
     path.write_text("orgs: []\n", encoding="utf-8")
     with pytest.raises(SeedError, match="required"):
+        load_seed(path, spec)
+
+
+def test_a_field_the_spec_adds_to_lead_is_a_field_of_the_seed(tmp_path: Path) -> None:
+    """The seed's lead is the spec's Lead: a new field needs an edit of openapi.yaml only, and is checked by it."""
+    document = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
+    document["components"]["schemas"]["Lead"]["properties"]["stage"] = {"type": "string", "enum": ["mql", "sql"]}
+    spec_path = tmp_path / "openapi.yaml"
+    spec_path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    extended = load_contract(spec_path)
+    seed = DEFAULT_SEED.read_text(encoding="utf-8").replace(
+        "owner_name: Jane Smith", "owner_name: Jane Smith\n  stage: mql", 1
+    )
+    path = tmp_path / "seed.yaml"
+    path.write_text(seed, encoding="utf-8")
+    load_seed(path, extended)  # accepted under the extended spec ...
+    with pytest.raises(SeedError, match="stage"):
+        load_seed(path, load_contract())  # ... and refused, naming it, under the spec that lacks it
+    path.write_text(seed.replace("stage: mql", "stage: lead"), encoding="utf-8")
+    with pytest.raises(SeedError, match=r"at leads/0/stage \(ld_123\): "):
+        load_seed(path, extended)
+
+
+def test_a_seeded_owner_id_is_the_leads_owner(tmp_path: Path, spec: Contract) -> None:
+    text = DEFAULT_SEED.read_text(encoding="utf-8").replace(
+        "owner_name: Jane Smith", "owner_name: Jane Smith\n  owner_id: usr_jane", 1
+    )
+    path = tmp_path / "seed.yaml"
+    path.write_text(text, encoding="utf-8")
+    lead = next(lead for lead in load_seed(path, spec).leads if lead.lead_id == "ld_123")
+    assert lead.owner_id == "usr_jane"
+    path.write_text(text.replace("owner_id: usr_jane", "owner_id: ''"), encoding="utf-8")
+    with pytest.raises(SeedError, match="owner_id"):
         load_seed(path, spec)
 
 

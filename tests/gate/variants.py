@@ -91,7 +91,7 @@ def _visit(node: Any, change: Callable[[dict[str, Any]], None]) -> Any:
     return node
 
 
-def _rewrite_leads(app: Wsgi, change: Callable[[dict[str, Any]], None]) -> Wsgi:
+def rewrite_leads(app: Wsgi, change: Callable[[dict[str, Any]], None]) -> Wsgi:
     """A middleware that changes every lead object in JSON responses."""
 
     def leads(node: dict[str, Any]) -> None:
@@ -103,12 +103,12 @@ def _rewrite_leads(app: Wsgi, change: Callable[[dict[str, Any]], None]) -> Wsgi:
 
 def missing_field() -> Variant:
     """Drops `created_at` from every lead (a null field may be left out; a required one may not)."""
-    return _mock(wrap=lambda app: _rewrite_leads(app, lambda lead: lead.pop("created_at", None)))
+    return _mock(wrap=lambda app: rewrite_leads(app, lambda lead: lead.pop("created_at", None)))
 
 
 def wrong_type() -> Variant:
     """Serves `score` as a string."""
-    return _mock(wrap=lambda app: _rewrite_leads(app, lambda lead: lead.update(score=str(lead["score"]))))
+    return _mock(wrap=lambda app: rewrite_leads(app, lambda lead: lead.update(score=str(lead["score"]))))
 
 
 def _ignore_auth(app: Wsgi) -> Wsgi:
