@@ -17,7 +17,6 @@ from contracts.plugin import RUN_KEY, TARGET_KEY, shielded_from_signals
 from contracts.probes import listed_lead_ids
 from contracts.run import Run, build_run
 from contracts.target import target_from_env
-from contracts.test_ownership import FIRST
 from leadvibe_contract.contract import load_contract
 
 
@@ -102,8 +101,3 @@ def other_tokens(run: Run) -> tuple[str, ...]:
 
 def pytest_configure(config: pytest.Config) -> None:
     configure_worker(config)  # a no-op unless this process is a worker of a fanned-out run
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The ownership test first: a broken ingest is reported once, before anything waits for a lead."""
-    items.sort(key=lambda item: item.name != FIRST)

@@ -1,9 +1,9 @@
-"""The first test of a run with writes: can the run create a lead and prove it its own?
+"""Can the run create a lead and prove it its own? The contract every write depends on, stated on its own.
 
-Everything that writes depends on it. It runs first (contracts/conftest.py orders it), so that when
-ingest is broken, or the API hands out leads the run cannot prove it created, that is reported here,
-once, as the contract it breaks; every test that needs a lead is then skipped with the reason instead
-of waiting for the same lead again.
+No test is ordered before the others: the `owned` fixture gives every test its leads, and whichever test
+first finds that no lead can be had (ingest broken, or leads the run cannot prove it created) reports it,
+once, as the contract it breaks (`contracts.blockage`); every other test that needs a lead is skipped with
+that reason instead of waiting for a lead again.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import pytest
 
 from contracts.run import Run
 from contracts.verdict import expect
-
-FIRST = "test_the_run_can_create_a_lead_and_prove_it_its_own"
 
 
 def test_the_run_can_create_a_lead_and_prove_it_its_own(run: Run) -> None:
