@@ -28,6 +28,7 @@ from werkzeug.test import Client
 from mock_server.auth import Scope
 from tests.gate.variants import correct
 from tests.live.faults import Faults, FaultyTarget, serve
+from tests.running import free_port
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
@@ -483,16 +484,10 @@ def test_ctrl_c_twice_is_an_interruption_in_junit_and_the_summary_alike(results:
     assert result.target.variant.store.lead_count() == 76
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def mock_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The real mock server (`python -m mock_server`) on a free port: (base URL, its process)."""
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "mock_server", "--port", str(port), "--quiet", "--no-reload"]
     mock = subprocess.Popen(
         [*command, "--deletion-delay", "0.2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
