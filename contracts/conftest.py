@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from schemathesis import BaseSchema
 
+from contracts.coverage import OFFLINE_REPORTS, CoverageReport
 from contracts.fanout import configure_worker
 from contracts.ownership import OwnedLeads
 from contracts.plugin import RUN_KEY, TARGET_KEY, shielded_from_signals
@@ -102,6 +103,11 @@ def other_tokens(run: Run) -> tuple[str, ...]:
 
 def pytest_configure(config: pytest.Config) -> None:
     configure_worker(config)  # a no-op unless this process is a worker of a fanned-out run
+    # The API coverage report: the runner registers its own (its report folder, its workers' facts); a worker's
+    # coverage goes with its facts; any other session (make test: the offline gate) writes to reports/.
+    registered = any(isinstance(plugin, CoverageReport) for plugin in config.pluginmanager.get_plugins())
+    if not registered and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(CoverageReport(OFFLINE_REPORTS), "leadvibe-coverage")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -28,6 +28,7 @@ import requests
 
 from contracts.client import ApiClient, HttpClient
 from contracts.run import token_names
+from contracts.shape import shape
 from contracts.target import TargetError, target_from_env
 from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
@@ -45,35 +46,6 @@ class Replayed:
     status: int | None = None
     changes: list[str] = field(default_factory=list)
     skipped: str | None = None
-
-
-def json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    names: dict[type, str] = {str: "string", list: "array", dict: "object"}
-    return names.get(type(value), "null")
-
-
-def shape(node: Any, pointer: str = "") -> dict[str, str]:
-    """Each field's pointer (an array's items as `*`) and JSON type; a field seen with several types keeps
-    the first non-null one."""
-    found: dict[str, str] = {}
-
-    def visit(value: Any, where: str) -> None:
-        kind = json_type(value)
-        if found.get(where, "null") == "null":
-            found[where] = kind
-        if isinstance(value, dict):
-            for key, item in value.items():
-                visit(item, f"{where}/{key}")
-        elif isinstance(value, list):
-            for item in value:
-                visit(item, f"{where}/*")
-
-    visit(node, pointer)
-    return found
 
 
 def judge(operation: OperationSpec, recorded: dict[str, Any], status: int, text: str) -> list[str]:
