@@ -24,38 +24,19 @@ from typing import Any
 
 import pytest
 
-from contracts.shape import shape
+from contracts.shape import documented, shape
 from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec, load_contract
 
 CONFORMANCE_TEST = "test_operation_keeps_the_contract"
-COMBINATORS = ("allOf", "anyOf", "oneOf")
 PRINTED_GAPS = 25
 OFFLINE_REPORTS = Path("reports")  # a run of the runner writes into its own report folder instead
-
-
-def documented_fields(contract: Contract, schema: Any, pointer: str = "", depth: int = 0) -> set[str]:
-    """The pointers of every property a response schema documents (an array's items as `*`)."""
-    schema = contract.resolve(schema)
-    if not isinstance(schema, Mapping) or depth > 12:
-        return set()
-    found: set[str] = set()
-    for keyword in COMBINATORS:
-        for part in schema.get(keyword, []):
-            found |= documented_fields(contract, part, pointer, depth + 1)
-    for name, sub in schema.get("properties", {}).items():
-        found |= {f"{pointer}/{name}"} | documented_fields(contract, sub, f"{pointer}/{name}", depth + 1)
-    if "items" in schema:
-        found |= documented_fields(contract, schema["items"], f"{pointer}/*", depth + 1)
-    return found
 
 
 def _response_fields(contract: Contract, operation: OperationSpec) -> dict[int, set[str]]:
     fields = {}
     for status, raw in operation.raw.get("responses", {}).items():
         content = contract.resolve(raw).get("content", {})
-        media: Mapping[str, Any] = next(iter(content.values()), {}) if content else {}
-        schema = media.get("schema")
-        fields[int(status)] = documented_fields(contract, schema) if schema is not None else set()
+        fields[int(status)] = documented(contract, content)[0]
     return fields
 
 

@@ -3,7 +3,9 @@
 Each recorded exchange is sent again, in order, and judged against what was recorded: the same status class,
 an answer the contract allows, and every field the recorded answer had still there with the same type (a
 null on either side is a value, not a type: nullable fields change value). Values are not compared: ids,
-scores and times differ between a mock and staging, and between two days.
+scores and times differ between a mock and staging, and between two days; nor are the keys of a free-form
+map (`metadata`, the scores per ruleset), which are data. Against the mock the replay starts from the
+recording's state (`POST /_mock/reset`).
 
 Writes are replayed against the mock only (it answers `/_mock/health`; it is given the recording's mock
 token). Against a deployment the run is read-only, by the gate's own client (`contracts.client`: throttled,
@@ -28,7 +30,7 @@ import requests
 
 from contracts.client import ApiClient, HttpClient
 from contracts.run import token_names
-from contracts.shape import shape
+from contracts.shape import documented, shape, within
 from contracts.target import TargetError, target_from_env
 from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
@@ -48,7 +50,7 @@ class Replayed:
     skipped: str | None = None
 
 
-def judge(operation: OperationSpec, recorded: dict[str, Any], status: int, text: str) -> list[str]:
+def judge(contract: Contract, operation: OperationSpec, recorded: dict[str, Any], status: int, text: str) -> list[str]:
     """How the answer differs from the recorded one, as sentences; none: the same."""
     changes = []
     if status // 100 != recorded["status"] // 100:
@@ -70,7 +72,11 @@ def judge(operation: OperationSpec, recorded: dict[str, Any], status: int, text:
     if status // 100 != recorded["status"] // 100 or recorded["answer"] is None:
         return changes
     now = shape(document)
+    raw = operation.raw.get("responses", {}).get(str(recorded["status"]), {})
+    _, maps = documented(contract, contract.resolve(raw).get("content", {}))
     for pointer, kind in shape(recorded["answer"]).items():
+        if within(pointer, maps):
+            continue  # a key of a free-form map (metadata, scores per ruleset) is data, not a field
         if pointer not in now:
             changes.append(f"field {pointer or '(whole body)'} ({kind}) is missing")
         elif "null" not in (kind, now[pointer]) and now[pointer] != kind:
@@ -103,7 +109,7 @@ def replay(
             json_body=exchange["body"],
         )
         result.status = response.status
-        result.changes = judge(operation, exchange, response.status, response.text)
+        result.changes = judge(contract, operation, exchange, response.status, response.text)
     return results
 
 
@@ -111,7 +117,7 @@ def is_mock(base_url: str) -> bool:
     """The mock answers its admin endpoint `/_mock/health` with its scenario; a deployment does not."""
     try:
         answer = requests.get(f"{base_url}/_mock/health", timeout=5, allow_redirects=False)
-        return answer.status_code == 200 and "scenario" in answer.json()
+        return answer.status_code == 200 and {"status", "scenario", "leads", "chaos"} <= set(answer.json())
     except (requests.RequestException, ValueError, TypeError):
         return False
 
@@ -156,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         retries=RetryPolicy(attempts=target.retries),
         tls=target.tls,
     )
+    if mock:  # back to the recording's state (the scenario it serves), whatever an earlier replay changed
+        requests.post(f"{base}/_mock/reset", timeout=target.request_timeout)
     results = replay(args.recording, client, target.token, writes=mock)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")

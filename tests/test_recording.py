@@ -7,6 +7,7 @@ replay against it changes nothing, and against a mock that drops a field it name
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -18,10 +19,11 @@ import requests
 from waitress.server import create_server
 
 from contracts.client import HttpClient, TokenNames
+from contracts.replay import judge, replay
 from contracts.replay import main as replay_main
-from contracts.replay import replay
 from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
+from leadvibe_contract.contract import load_contract
 from leadvibe_contract.recorded import read_exchanges, read_manifest
 from mock_server.app import create_app
 from mock_server.cli import main as cli_main
@@ -162,3 +164,20 @@ def test_a_scenario_that_is_neither_a_name_nor_a_recording_stops_the_mock_with_a
         cli_main(["--scenario", str(tmp_path)])
     assert "not one of demo, empty" in str(stopped.value)
     assert "holds no seed.yaml: not a recording" in str(stopped.value)
+
+
+def test_keys_of_free_form_maps_are_data_and_a_null_is_a_value() -> None:
+    contract = load_contract()
+    lead = {
+        "lead_id": "ld_1", "org_id": "org_456", "score": 3, "created_at": "2026-01-01T00:00:00Z",
+        "updated_at": "2026-01-01T00:00:00Z", "last_event_at": None, "owner_name": "A", "metadata": {"k": 1},
+        "engagement_scores": {"ruleset_default": 3}, "profile_scores": {}, "ruleset_id": "ruleset_default",
+    }  # fmt: skip
+    recorded = {"status": 200, "answer": {"leads": [lead], "total": 1, "page": 1, "limit": 25}}
+    now = {**lead, "metadata": {}, "engagement_scores": {}, "last_event_at": "2026-01-02T00:00:00Z", "owner_name": None}
+    answer = json.dumps({"leads": [now], "total": 1, "page": 1, "limit": 25})
+    assert judge(contract, contract.operations["listLeads"], recorded, 200, answer) == []
+    del now["score"]
+    changes = judge(contract, contract.operations["listLeads"], recorded, 200, json.dumps({"leads": [now]}))
+    assert "field /leads/*/score (number) is missing" in changes
+    assert "field /total (number) is missing" in changes
