@@ -53,8 +53,8 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
         "--record",
         type=Path,
         metavar="DIR",
-        help="keep every exchange in DIR as a scenario the mock serves (--scenario DIR) and a replay can send "
-        "again (make replay); never a credential (docs/recording.md)",
+        help="keep every exchange in DIR (emptied at start) as a scenario the mock serves (--scenario DIR) and a "
+        "replay can send again (make replay); never a credential (docs/recording.md)",
     )
     group.add_argument(
         "--keep-personal-data",

@@ -113,7 +113,10 @@ class Recorder:
         self._count = 0
 
     def start(self) -> None:
+        """An empty recording: no seed of an earlier one stays beside the new exchanges if this one is killed."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        for name in (SEED, MANIFEST):
+            (self.directory / name).unlink(missing_ok=True)
         (self.directory / EXCHANGES).write_text("", encoding="utf-8")
 
     def record(
