@@ -371,8 +371,8 @@ class ValidatingProxy:
             self.recorder.record(
                 operation.operation_id, method, path, query, body, answer.status, _decoded(answer.body, encoding) or b""
             )
-        except OSError:
-            log.exception("could not write the recording")
+        except Exception:  # a disk error, an answer too deeply nested to redact: the exchange still passes
+            log.exception("could not record %s %r", method, path)
 
     def _record(self, exchange: Exchange) -> None:
         if exchange.findings:

@@ -173,19 +173,28 @@ def _leads_in(answer: Any) -> Iterator[Mapping[str, Any]]:
             yield item
 
 
+def _items(answer: Mapping[str, Any], key: str, needed: set[str]) -> Iterator[Mapping[str, Any]]:
+    """The objects of a listed collection that have what a seed entry needs (others are left out)."""
+    items = answer.get(key)
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict) and needed <= set(item):
+            yield item
+
+
 def scenario_seed(exchanges: list[dict[str, Any]], contract: Contract) -> tuple[dict[str, Any], str, int]:
     """The seed of a recording (see the module's docstring), the token that sees its leads, its lead count."""
     base = yaml.safe_load(DEFAULT_SEED.read_text(encoding="utf-8"))
     seed: dict[str, Any] = {key: base[key] for key in ("orgs", "tokens", "service_accounts", "rulesets")}
     leads: dict[str, dict[str, Any]] = {}
-    aliases: dict[str, dict[str, dict[str, Any]]] = {}
-    events: dict[str, dict[str, dict[str, Any]]] = {}
+    aliases: dict[str, dict[str, Mapping[str, Any]]] = {}
+    events: dict[str, dict[str, Mapping[str, Any]]] = {}
     for exchange in exchanges:
         if exchange["status"] // 100 != 2:
             continue
         answer = exchange["answer"]
         for lead in _leads_in(answer):
-            if _ID.fullmatch(str(lead["lead_id"])) and lead["lead_id"] not in leads:
+            valid = all(isinstance(lead[key], str) and _ID.fullmatch(lead[key]) for key in ("lead_id", "org_id"))
+            if valid and lead["lead_id"] not in leads:
                 leads[lead["lead_id"]] = {
                     key: lead[key]
                     for key in ("lead_id", "org_id", "owner_name", "metadata", "created_at", "updated_at")
@@ -195,9 +204,9 @@ def scenario_seed(exchanges: list[dict[str, Any]], contract: Contract) -> tuple[
         lead_id = path_argument(template, exchange["path"], "leadID")
         if lead_id is None or not isinstance(answer, dict):
             continue
-        for alias in answer.get("aliases") or []:
+        for alias in _items(answer, "aliases", {"id", "kind", "value", "created_at"}):
             aliases.setdefault(lead_id, {}).setdefault(str(alias["id"]), alias)
-        for event in answer.get("events") or []:
+        for event in _items(answer, "events", {"id", "event_type", "created_at"}):
             events.setdefault(lead_id, {}).setdefault(str(event["id"]), event)
     token = _place(seed, leads)
     for lead_id, lead in leads.items():

@@ -29,6 +29,7 @@ from mock_server.app import create_app
 from mock_server.cli import main as cli_main
 from mock_server.config import MockConfig
 from mock_server.recording import Redactor
+from mock_server.seed import load_seed
 from tests.gate.variants import _rewrite_leads
 from tests.running import Proxy, running_mock
 from tests.test_proxy import _port
@@ -181,3 +182,25 @@ def test_keys_of_free_form_maps_are_data_and_a_null_is_a_value() -> None:
     changes = judge(contract, contract.operations["listLeads"], recorded, 200, json.dumps({"leads": [now]}))
     assert "field /leads/*/score (number) is missing" in changes
     assert "field /total (number) is missing" in changes
+
+
+def test_hostile_answers_pass_through_and_still_make_a_loadable_recording(
+    tmp_path: Path, serve: Callable[[Any], str], proxies: Callable[..., Proxy]
+) -> None:
+    """Too deeply nested to parse, malformed aliases, ids the seed cannot hold: passed on, left out of the seed."""
+    answers = {
+        "/leads": b"[" * 100_000 + b"]" * 100_000,
+        "/lead/ld_1/aliases": json.dumps({"aliases": [1, {"id": "a"}, None]}).encode(),
+        "/lead/ld_1": json.dumps({"lead_id": "ld 1", "org_id": "org_456", "created_at": "x"}).encode(),
+    }
+
+    def upstream(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [answers[environ["PATH_INFO"]]]
+
+    proxy = proxies(serve(upstream), "--record", str(tmp_path / "rec"))
+    for path, body in answers.items():
+        answer = requests.get(proxy.base + path, headers=AUTH, timeout=30)
+        assert (answer.status_code, answer.content) == (200, body)
+    assert "recorded 2 exchange(s) and 0 lead(s)" in proxy.stop()  # the unparseable one is left out, logged
+    assert load_seed(tmp_path / "rec" / "seed.yaml", load_contract()).leads == ()
