@@ -33,7 +33,7 @@ from contracts.run import token_names
 from contracts.shape import documented, shape, within
 from contracts.target import TargetError, target_from_env
 from contracts.throttle import Throttle
-from contracts.transient import RetryPolicy
+from contracts.transient import RetryPolicy, TargetUnavailable
 from leadvibe_contract.contract import Contract, OperationSpec, load_contract
 from leadvibe_contract.recorded import read_exchanges, read_manifest
 
@@ -162,9 +162,16 @@ def main(argv: list[str] | None = None) -> int:
         retries=RetryPolicy(attempts=target.retries),
         tls=target.tls,
     )
-    if mock:  # back to the recording's state (the scenario it serves), whatever an earlier replay changed
-        requests.post(f"{base}/_mock/reset", timeout=target.request_timeout)
-    results = replay(args.recording, client, target.token, writes=mock)
+    try:
+        if mock:  # back to the recording's state (the scenario it serves), whatever an earlier replay changed
+            requests.post(f"{base}/_mock/reset", timeout=target.request_timeout)
+        results = replay(args.recording, client, target.token, writes=mock)
+    except (KeyError, TypeError, AttributeError) as exc:
+        print(f"leadvibe-contracts replay: {args.recording} is not a recording: {exc!r}", file=sys.stderr)
+        return 2
+    except (requests.RequestException, TargetUnavailable) as exc:
+        print(f"leadvibe-contracts replay: {base} did not answer: {exc}", file=sys.stderr)
+        return 3
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps([asdict(r) for r in results], indent=2) + "\n", encoding="utf-8")
     print(report(results, args.recording, base) + f"\n  report: {args.report}")

@@ -204,3 +204,15 @@ def test_hostile_answers_pass_through_and_still_make_a_loadable_recording(
         assert (answer.status_code, answer.content) == (200, body)
     assert "recorded 2 exchange(s) and 0 lead(s)" in proxy.stop()  # the unparseable one is left out, logged
     assert load_seed(tmp_path / "rec" / "seed.yaml", load_contract()).leads == ()
+
+
+def test_a_replay_without_a_recording_or_a_target_says_so(
+    recording: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LEADVIBE_TOKEN", "kbn_pat_demo")
+    monkeypatch.setenv("LEADVIBE_RETRIES", "1")
+    assert replay_main(["--target", "http://127.0.0.1:9", "--recording", str(tmp_path / "none")]) == 2
+    assert replay_main(["--target", "http://127.0.0.1:9", "--recording", str(recording)]) == 3
+    err = capsys.readouterr().err
+    assert "recording.json" in err
+    assert "http://127.0.0.1:9 did not answer" in err
