@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import pytest
 
 from contracts.shape import documented, shape
-from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec, load_contract
+from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec, load_contract, path_pattern
 
 CONFORMANCE_TEST = "test_operation_keeps_the_contract"
 PRINTED_GAPS = 25
@@ -71,10 +70,7 @@ class Coverage:
         self.parameters: dict[str, dict[str, Counter[str]]] = {}
         # (method, compiled path, operation id): literal paths first (/lead/by-alias before /lead/{leadID}).
         self._routes = sorted(
-            (
-                (op.method.upper(), re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(op.path))), op)
-                for op in contract.operations.values()
-            ),
+            ((op.method.upper(), path_pattern(op.path), op) for op in contract.operations.values()),
             key=lambda route: route[2].path.count("{"),
         )
         self._by_label = {op.label: op for op in contract.operations.values()}  # as Schemathesis names them

@@ -30,7 +30,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import yaml
 
-from leadvibe_contract.contract import Contract
+from leadvibe_contract.contract import Contract, path_pattern
 from leadvibe_contract.recorded import EXCHANGES, MANIFEST, SEED, read_exchanges
 from mock_server.seed import DEFAULT_SEED
 
@@ -159,8 +159,7 @@ class Recorder:
 
 def path_argument(template: str, path: str, name: str) -> str | None:
     """The value of `{name}` in `path`, matched against the operation's path template."""
-    pattern = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(template))
-    found = re.fullmatch(pattern, path)
+    found = path_pattern(template).fullmatch(path)
     return found.group(name) if found and name in found.groupdict() else None
 
 
