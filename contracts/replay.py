@@ -85,9 +85,10 @@ def judge(contract: Contract, operation: OperationSpec, recorded: dict[str, Any]
 
 
 def replay(
-    directory: Path, client: ApiClient, token: str, *, writes: bool, contract: Contract | None = None
+    directory: Path, client: ApiClient, token: str, *, mock: bool, contract: Contract | None = None
 ) -> list[Replayed]:
-    """Sends each recorded exchange again, in order (writes only when `writes`); one verdict per exchange."""
+    """Sends each recorded exchange again, in order; one verdict per exchange. Not to the `mock`: no write,
+    and no request whose personal data the recording replaced by placeholders (the upstream knows none)."""
     contract = contract or load_contract()
     results = []
     for exchange in read_exchanges(directory):
@@ -98,8 +99,11 @@ def replay(
         if operation is None:
             result.skipped = f"{exchange['operation']} is no longer an operation of the spec"
             continue
-        if operation.is_write and not writes:
+        if operation.is_write and not mock:
             result.skipped = "a write, replayed against the mock only: the recorded leads are not this run's own"
+            continue
+        if exchange.get("request_redacted") and not mock:
+            result.skipped = "its request carries redacted personal data (record with --keep-personal-data)"
             continue
         response = client.request(
             exchange["method"],
@@ -165,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if mock:  # back to the recording's state (the scenario it serves), whatever an earlier replay changed
             requests.post(f"{base}/_mock/reset", timeout=target.request_timeout)
-        results = replay(args.recording, client, target.token, writes=mock)
+        results = replay(args.recording, client, target.token, mock=mock)
     except (KeyError, TypeError, AttributeError) as exc:
         print(f"leadvibe-contracts replay: {args.recording} is not a recording: {exc!r}", file=sys.stderr)
         return 2

@@ -47,8 +47,10 @@ class Redactor:
     def __init__(self, keep: bool = False) -> None:
         self.keep = keep
         self.replacements: dict[str, str] = {}
+        self.hits = 0  # values replaced so far: whether a request carries a placeholder
 
     def placeholder(self, value: str, key: str) -> str:
+        self.hits += 1
         if value not in self.replacements:
             n = len(self.replacements) + 1
             if _EMAIL.fullmatch(value):
@@ -61,6 +63,7 @@ class Redactor:
 
     def string(self, value: str) -> str:
         if value in self.replacements:
+            self.hits += 1
             return self.replacements[value]
         return self.placeholder(value, "email") if _EMAIL.fullmatch(value) else value
 
@@ -87,9 +90,11 @@ class Redactor:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
         personal = dict(pairs).get("kind") in PERSONAL_ALIAS_KINDS
-        return urlencode(
-            [(k, self.placeholder(v, "value") if personal and k == "value" else self.string(v)) for k, v in pairs]
-        )
+        before = self.hits
+        redacted = [
+            (k, self.placeholder(v, "value") if personal and k == "value" else self.string(v)) for k, v in pairs
+        ]
+        return urlencode(redacted) if self.hits != before else query  # as it came when nothing personal
 
 
 def _json(body: bytes) -> Any:
@@ -124,6 +129,7 @@ class Recorder:
     ) -> None:
         with self._lock:  # one redactor: numbering and order of lines stay consistent
             self._count += 1
+            before = self.redactor.hits
             entry = {
                 "n": self._count,
                 "operation": operation_id,
@@ -131,9 +137,10 @@ class Recorder:
                 "path": path,
                 "query": self.redactor.query(query),
                 "body": self.redactor.document(_json(request_body)),
-                "status": status,
-                "answer": self.redactor.document(_json(answer)),
             }
+            # A request that carries a placeholder finds nothing upstream: replayed against the mock only.
+            entry["request_redacted"] = self.redactor.hits != before
+            entry |= {"status": status, "answer": self.redactor.document(_json(answer))}
             with (self.directory / EXCHANGES).open("a", encoding="utf-8") as out:
                 out.write(json.dumps(entry, ensure_ascii=False) + "\n")
 

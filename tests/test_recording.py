@@ -101,6 +101,8 @@ def test_a_recording_keeps_no_credential_and_no_personal_data(recording: Path) -
     assert placeholder.endswith("@example.invalid")
     assert f"value={placeholder.replace('@', '%40')}" in lookup["query"]
     assert read_manifest(recording)["personal_data"] == "redacted"
+    redacted = [exchange["n"] for exchange in read_exchanges(recording) if exchange["request_redacted"]]
+    assert redacted == [5, 6, 7]  # the PUT of a name, the ingest and the lookup of an email
 
 
 def test_the_recorded_session_loads_and_replays_without_change_then_serves_statefully(recording: Path) -> None:
@@ -112,7 +114,7 @@ def test_the_recorded_session_loads_and_replays_without_change_then_serves_state
     ) as base:
         health = requests.get(f"{base}/_mock/health", timeout=5).json()
         assert health["leads"] == manifest["leads"]
-        results = replay(recording, _client(base), manifest["mock_token"], writes=True)
+        results = replay(recording, _client(base), manifest["mock_token"], mock=True)
         assert [r.changes for r in results] == [[]] * len(SCRIPT)
         assert [r.status for r in results] == [r.recorded for r in results]
         # After the replay the recorded leads are served statefully, as any lead.
@@ -140,12 +142,12 @@ def test_against_a_deployment_writes_are_skipped_and_reads_judged(
 ) -> None:
     """A target that is not the mock (no /_mock/health) gets the reads only, with the live gate's token."""
     app = create_app(MockConfig(seed_path=recording / "seed.yaml", admin_endpoints=False))
-    results = replay(recording, _client(serve(app)), "kbn_pat_demo", writes=False)
-    skipped = [r.label for r in results if r.skipped]
-    assert skipped == ["PUT /lead/ld_123", "POST /ingest", "DELETE /lead/ld_123"]
-    # Without the writes, the ingested lead is not there and ld_123 not deleted: both named.
+    results = replay(recording, _client(serve(app)), "kbn_pat_demo", mock=False)
+    skipped = [(r.n, r.skipped) for r in results if r.skipped]
+    assert [n for n, _ in skipped] == [5, 6, 7, 8]  # PUT, ingest, the lookup of a redacted email, DELETE
+    assert "redacted personal data" in dict(skipped)[7]
+    # Without the writes, ld_123 is not deleted: the reads after the delete are named.
     assert [(r.n, r.changes) for r in results if r.changes] == [
-        (7, ["status 200 became 404"]),
         (9, ["status 404 became 200"]),
         (10, ["status 200 became 404"]),
     ]
@@ -158,6 +160,7 @@ def test_redaction_is_consistent_and_can_be_switched_off() -> None:
     assert redact.query("kind=email&value=a%40b.example") == "kind=email&value=person1%40example.invalid"
     assert redact.document({"kind": "phone", "value": "+33 6 12"}) == {"kind": "phone", "value": "+15550000003"}
     assert Redactor(keep=True).document({"email": "a@b.example"}) == {"email": "a@b.example"}
+    assert redact.query("limit=5&event_type=page%7Eview") == "limit=5&event_type=page%7Eview"  # nothing personal
 
 
 def test_a_scenario_that_is_neither_a_name_nor_a_recording_stops_the_mock_with_a_message(tmp_path: Path) -> None:
