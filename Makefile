@@ -14,7 +14,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 UV_PIN := $(shell grep -oE '"uv==[^"]+"' pyproject.toml | tr -d '"')
 
 .DEFAULT_GOAL := help
-.PHONY: help install mock proxy test test-fast test-live lint lint-spec format bench constraints clean check-compat
+.PHONY: help install mock proxy record replay test test-fast test-live lint lint-spec format bench constraints clean check-compat
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,16 @@ UPSTREAM ?=
 proxy: $(MOCK_STAMP) ## The validating proxy to UPSTREAM= on http://$(HOST):$(PORT) (docs/proxy.md)
 	@test -n '$(UPSTREAM)' || { echo 'make proxy: set UPSTREAM=https://staging.example.com'; exit 2; }
 	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) --proxy '$(UPSTREAM)' $(MOCK_ARGS)
+
+RECORDING ?= recordings/latest
+record: $(MOCK_STAMP) ## The proxy to UPSTREAM=, recording to RECORDING= (default recordings/latest; docs/recording.md)
+	@test -n '$(UPSTREAM)' || { echo 'make record: set UPSTREAM=https://staging.example.com'; exit 2; }
+	$(BIN)/leadvibe-mock --host $(HOST) --port $(PORT) --proxy '$(UPSTREAM)' --record '$(RECORDING)' $(MOCK_ARGS)
+
+TARGET ?=
+replay: $(DEV_STAMP) ## Replay RECORDING= against TARGET= (the mock, or staging read-only) as contracts
+	@test -n '$(TARGET)' || { echo 'make replay: set TARGET=http://127.0.0.1:4010 RECORDING=DIR'; exit 2; }
+	$(BIN)/python -m contracts.replay --target '$(TARGET)' --recording '$(RECORDING)'
 
 lint: lint-spec ## ruff and mypy, after lint-spec
 	$(BIN)/ruff check .

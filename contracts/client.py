@@ -80,6 +80,8 @@ class ApiClient(ABC):
 
     def __init__(self, token_names: TokenNames) -> None:
         self._names = token_names
+        # Every answer, for the run's API coverage (contracts.coverage): method, path, params, status, text.
+        self.observe: Callable[[str, str, Mapping[str, Any], int, str], None] | None = None
 
     def request(
         self,
@@ -99,6 +101,8 @@ class ApiClient(ABC):
             headers, name = {"Authorization": f"Basic {pair}"}, "LEADVIBE_BASIC_CREDENTIALS"
         status, response_headers, text, url = self._send(method, path, headers, dict(params or {}), json_body)
         sent = SentRequest(method, url, name, json_body, basic=basic is not None)
+        if self.observe is not None:
+            self.observe(method, path, dict(params or {}), status, text)
         return ApiResponse(status, {k.lower(): v for k, v in response_headers.items()}, text, sent)
 
     @abstractmethod

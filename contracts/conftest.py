@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 from schemathesis import BaseSchema
 
-from contracts.fanout import configure_worker
+from contracts.coverage import OFFLINE_REPORTS, CoverageReport
+from contracts.fanout import KEY, configure_worker
 from contracts.ownership import OwnedLeads
 from contracts.plugin import RUN_KEY, TARGET_KEY, shielded_from_signals
 from contracts.probes import listed_lead_ids
@@ -101,3 +102,8 @@ def other_tokens(run: Run) -> tuple[str, ...]:
 
 def pytest_configure(config: pytest.Config) -> None:
     configure_worker(config)  # a no-op unless this process is a worker of a fanned-out run
+    # The API coverage report: the runner registers its own (its report folder, its workers' facts); a worker's
+    # coverage goes with its facts; any other session (make test: the offline gate) writes to reports/.
+    registered = any(isinstance(plugin, CoverageReport) for plugin in config.pluginmanager.get_plugins())
+    if not registered and KEY not in getattr(config, "workerinput", {}):  # not a worker of a fanned-out run
+        config.pluginmanager.register(CoverageReport(OFFLINE_REPORTS), "leadvibe-coverage")

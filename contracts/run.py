@@ -18,6 +18,7 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from contracts.blockage import Blockage
 from contracts.checks import Check, contract_checks
 from contracts.client import ApiClient, HttpClient, TokenNames
+from contracts.coverage import Coverage
 from contracts.drift import DriftCollector, exactly_the_declared_fields
 from contracts.guard import GuardedTransport, guard
 from contracts.ownership import Ledger, OwnedLeads, token_id
@@ -103,6 +104,7 @@ class Run:
     skipped: dict[str, str] = field(default_factory=dict)
     _schemas: dict[str, OpenApiSchema] = field(default_factory=dict)
     quiet: Quiet = field(default_factory=Quiet)  # sections in which no other worker writes (contracts.quiet)
+    coverage: Coverage | None = None  # what the run reached of the contract (contracts.coverage)
 
     def __repr__(self) -> str:  # tracebacks show fixtures' reprs: never the client, schema or credentials
         return f"<Run against {self.target.base_url or 'the in-process mock'}, run id {self.target.run_id}>"
@@ -146,6 +148,7 @@ class Run:
             "refused_writes": list(self.safety.refused_writes),
             "not_owned": list(self.owned.refusals) if self.owned is not None else [],
             "drift": self.drift.report() if self.drift is not None else None,
+            "coverage": self.coverage.data() if self.coverage is not None else {},
         }
 
     def call_and_validate(self, case: Any) -> None:
@@ -237,9 +240,13 @@ def build_run(
             writing=quiet.writing,
         )
 
+    coverage = Coverage(contract)
+    client.observe = coverage.observe_request
+
     def schema_of(only: str | None) -> OpenApiSchema:
         config = schemathesis.Config.from_dict(schema_config(target, contract, skipped, only))
         schema = schemathesis.openapi.from_path(target.spec_path or default_spec_path(), config=config)
+        schema.hook("after_call")(coverage.hook())
         schema.config.update(headers={"Authorization": f"Bearer {target.token}"})  # auth in config, not hooks
         if transport is None:
             schema.app = app
@@ -269,4 +276,5 @@ def build_run(
         schema_of,
         skipped,
         quiet=quiet,
+        coverage=coverage,
     )

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from contracts.client import HttpClient, TokenNames
+from contracts.coverage import CoverageReport
 from contracts.drift import merge_drift, write_drift
 from contracts.fanout import Fanout, RunFolder
 from contracts.outcome import EXIT_UNAVAILABLE, EXIT_USAGE, Outcome
@@ -230,7 +231,15 @@ def _run_suite(
                 *workers,
                 *pytest_args,
             ],
-            plugins=[TargetPlugin(target, throttle=gate), redact, outcome, report, summary, *filter(None, [fanout])],
+            plugins=[
+                TargetPlugin(target, throttle=gate),
+                redact,
+                outcome,
+                report,
+                summary,
+                CoverageReport(report_dir, fanout.facts if fanout is not None else None),
+                *filter(None, [fanout]),
+            ],
         )
     finally:
         for number, handler in previous.items():

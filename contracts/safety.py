@@ -10,7 +10,6 @@ is refused, naming it: safety fails closed.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -18,7 +17,7 @@ from jsonschema_rs import Validator
 
 from contracts.client import READ_METHODS, ReadOnlyViolation
 from contracts.ownership import OwnedLeads
-from leadvibe_contract.contract import Contract
+from leadvibe_contract.contract import Contract, path_pattern
 from leadvibe_contract.places import EVERY_ITEM, IDENTIFYING, Place
 
 # Undeclared methods the gate may send to a path that names no lead: they cannot change shared data.
@@ -50,7 +49,7 @@ class LiveSafety:
         self.refused_writes: list[str] = []  # writes stopped at the last check: reported by the run
         # Concrete paths to templates; static segments first (`/lead/by-alias` is not `/lead/{leadID}`).
         templates = sorted({op.path for op in spec.operations.values()}, key=lambda p: (p.count("{"), p))
-        self._patterns = [(template, _pattern(template)) for template in templates]
+        self._patterns = [(template, path_pattern(template)) for template in templates]
 
     @property
     def refused(self) -> dict[str, str]:
@@ -206,12 +205,6 @@ def _kind_beside(place: Place, places: tuple[Place, ...]) -> str | None:
         if other.identifies == "lead-alias-kind" and beside:
             return other.pointer[-1]
     return None
-
-
-def _pattern(template: str) -> re.Pattern[str]:
-    parts = re.split(r"(\{[^}]+\})", template)
-    regex = "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
-    return re.compile(f"^{regex}$")
 
 
 def _values(node: Any, pointer: tuple[str, ...]) -> list[Any]:

@@ -8,6 +8,7 @@ contract is typed twice. This package imports neither the mock nor the gate.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,13 @@ class Contract:
         for key in path:
             node = node[key]
         return node
+
+
+def path_pattern(template: str) -> re.Pattern[str]:
+    """A path template (`/lead/{leadID}`) as a regular expression of whole paths, one group per parameter."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    regex = "".join(f"(?P<{part[1:-1]}>[^/]+)" if part.startswith("{") else re.escape(part) for part in parts)
+    return re.compile(f"^{regex}$")
 
 
 def resolve_ref(document: Mapping[str, Any], node: Any) -> Any:

@@ -25,6 +25,7 @@ from mock_server.journal import Journal
 from mock_server.limits import LIMITS, describe
 from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
 from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
+from mock_server.recording import recording_seed
 from mock_server.reload import Reloader
 from mock_server.scenarios import SCENARIOS
 from mock_server.seed import DEFAULT_SEED, SeedError
@@ -80,7 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="how long a request body may take to arrive before a 408 (default: the spec's mock_server.limits)",
     )
     parser.add_argument(
-        "--scenario", default="demo", choices=list(SCENARIOS), help="the named state to start in (default demo)"
+        "--scenario",
+        default="demo",
+        metavar="NAME|DIR",
+        help=f"the named state to start in ({', '.join(SCENARIOS)}; default demo), or a folder recorded with "
+        "--proxy URL --record DIR, whose seed then replaces --seed (docs/recording.md)",
     )
     parser.add_argument(
         "--delay",
@@ -133,6 +138,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.proxy is not None:  # issue #12: the validating proxy instead of the mock (mock_server/proxy_cli.py)
         serve_proxy(args)
         return
+    if args.scenario not in SCENARIOS:  # a recording: its seed, as it is
+        try:
+            args.seed, args.scenario = recording_seed(Path(args.scenario)), "demo"
+        except ValueError as exc:
+            sys.exit(f"leadvibe-mock: --scenario: not one of {', '.join(SCENARIOS)}; {exc}")
     if args.deletion_delay < 0:
         sys.exit("leadvibe-mock: --deletion-delay must not be negative")
     config = MockConfig(

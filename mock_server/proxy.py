@@ -60,6 +60,7 @@ from mock_server.proxy_journal import (
     Finding,
     Journal,
 )
+from mock_server.recording import Recorder
 from mock_server.timeutil import utc_now
 from mock_server.validation import RequestValidator
 
@@ -147,8 +148,10 @@ class ValidatingProxy:
         cors_origins: Sequence[str],
         max_body_bytes: int,
         body_timeout: float,
+        recorder: Recorder | None = None,
     ) -> None:
         self.upstream = httpx.URL(upstream)
+        self.recorder = recorder  # --record DIR: each exchange of an operation is kept (mock_server.recording)
         self.contract = contract
         self.journal = journal
         self.timeout = timeout
@@ -245,6 +248,8 @@ class ValidatingProxy:
         exchange.status = answer.status
         if operation is not None and exchange.verdict != UPSTREAM_ERROR:
             exchange.findings += await asyncio.to_thread(self._judge_response, operation, answer, "prefer" in given)
+            if self.recorder is not None:
+                await asyncio.to_thread(self._keep, operation, method, path, query, body, answer)
         self._record(exchange)
         return answer, exchange.verdict
 
@@ -358,6 +363,16 @@ class ValidatingProxy:
             for pointer, _ in undeclared_fields(operation, status, document)[:MAX_FINDINGS]
         ]
         return findings
+
+    def _keep(self, operation: OperationSpec, method: str, path: str, query: str, body: bytes, answer: Answer) -> None:
+        assert self.recorder is not None
+        encoding = next((v for k, v in answer.headers if k.lower() == "content-encoding"), "")
+        try:
+            self.recorder.record(
+                operation.operation_id, method, path, query, body, answer.status, _decoded(answer.body, encoding) or b""
+            )
+        except Exception:  # a disk error, an answer too deeply nested to redact: the exchange still passes
+            log.exception("could not record %s %r", method, path)
 
     def _record(self, exchange: Exchange) -> None:
         if exchange.findings:

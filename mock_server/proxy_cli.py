@@ -21,6 +21,7 @@ from mock_server.limits import LIMITS
 from mock_server.listen import base_url, exit_if_busy
 from mock_server.proxy import ValidatingProxy
 from mock_server.proxy_journal import Journal, read_journal, summary
+from mock_server.recording import Recorder
 from mock_server.serving import serve
 
 DEFAULT_JOURNAL = Path("reports/proxy-journal.jsonl")
@@ -48,6 +49,18 @@ def add_proxy_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help=f"JSON lines, one per exchange (default {DEFAULT_JOURNAL}); truncated at start",
     )
+    group.add_argument(
+        "--record",
+        type=Path,
+        metavar="DIR",
+        help="keep every exchange in DIR (emptied at start) as a scenario the mock serves (--scenario DIR) and a "
+        "replay can send again (make replay); never a credential (docs/recording.md)",
+    )
+    group.add_argument(
+        "--keep-personal-data",
+        action="store_true",
+        help="with --record: keep emails, names and phone numbers as they came (default: placeholders)",
+    )
 
 
 def check_upstream(url: str) -> str:
@@ -69,6 +82,7 @@ def _proxy(
     cors_origins: Sequence[str],
     max_body_bytes: int,
     body_timeout: float,
+    recorder: Recorder | None,
 ) -> ValidatingProxy:
     return ValidatingProxy(
         upstream,
@@ -78,6 +92,7 @@ def _proxy(
         cors_origins=cors_origins,
         max_body_bytes=max_body_bytes,
         body_timeout=body_timeout,
+        recorder=recorder,
     )
 
 
@@ -95,6 +110,10 @@ def serve_proxy(args: argparse.Namespace) -> None:
     exit_if_busy(args.host, args.port)  # before the journal is emptied: it may be another proxy's
     journal_path: Path = args.journal.resolve()
     Journal(journal_path).start()
+    recorder = None
+    if args.record is not None:
+        recorder = Recorder(args.record.resolve(), load_contract(), upstream, keep_personal=args.keep_personal_data)
+        recorder.start()
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if not args.quiet:
         print(
@@ -109,8 +128,11 @@ def serve_proxy(args: argparse.Namespace) -> None:
         tuple(args.cors_origin or LOCAL_ORIGINS),
         LIMITS.max_request_bytes,
         body_timeout,
+        recorder,
     )
     try:
         serve(proxy, args.host, args.port, HeadLimits.of(body_timeout), date_header=False)
     finally:
         print(summary(read_journal(journal_path), journal_path), flush=True)
+        if recorder is not None:
+            print(f"leadvibe-mock --record: {recorder.finish()}", flush=True)
