@@ -243,9 +243,13 @@ def _write(path: Path, text: str) -> None:
     partial.replace(path)
 
 
+SHARE = "leadvibe-coverage"  # a pytest-xdist worker's share of an offline session (make test), for its controller
+
+
 class CoverageReport:
     """The pytest plugin that writes and prints the report at the end of the session (the controller's, in
-    a fanned-out run: a worker's coverage arrives with its facts)."""
+    a fanned-out run: a worker's coverage arrives with its facts; under make test's pytest-xdist workers, each
+    worker's share arrives in its `workeroutput`)."""
 
     def __init__(self, report_dir: Path, facts: list[dict[str, Any]] | None = None) -> None:
         self.report_dir = report_dir
@@ -253,6 +257,12 @@ class CoverageReport:
         self.document: dict[str, Any] | None = None
         self.tested: set[Any] = set()
         self.contract: Contract | None = None
+        self.shares: list[dict[str, Any]] = []
+
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        share = getattr(node, "workeroutput", {}).get(SHARE)
+        if share:
+            self.shares.append(share)
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         """The operations whose conformance test runs in this process (under pytest-xdist, a worker runs some)."""
@@ -268,19 +278,24 @@ class CoverageReport:
         from contracts.plugin import RUN_KEY  # the run, once the session built it
 
         run: Any = session.config.stash.get(RUN_KEY, None)
+        offline = run is not None and not run.target.live
+        if offline and hasattr(session.config, "workerinput"):  # a pytest-xdist worker: its controller reports
+            share = {"coverage": run.coverage.data(), "tested": sorted(self.tested)}
+            session.config.workeroutput[SHARE] = share  # type: ignore[attr-defined]
+            return
         parts = [fact.get("coverage") or {} for fact in (self.facts or [])]
+        parts += [share["coverage"] for share in self.shares]
+        self.tested.update(name for share in self.shares for name in share["tested"])
+        offline = offline or bool(self.shares)
         if run is not None:
             parts.append(run.coverage.data())
-        if run is None and not any(parts):
+        if not any(parts):
             return
-        if run is not None and not run.target.live and not self.tested:
-            return  # an offline session that ran no conformance test here (another worker's share): no report
         contract = self.contract = run.contract if run is not None else _contract(session.config)
         self.document = report(contract, merge(parts))
         self.report_dir.mkdir(parents=True, exist_ok=True)
         _write(self.report_dir / "coverage.json", json.dumps(self.document, indent=2) + "\n")
         _write(self.report_dir / "coverage.md", markdown(self.document))
-        offline = run is not None and not run.target.live
         if offline and self.all_operations_tested and self.document["unreached"] and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

@@ -30,9 +30,9 @@ from mock_server.cli import main as cli_main
 from mock_server.config import MockConfig
 from mock_server.recording import Redactor
 from mock_server.seed import load_seed
-from tests.gate.variants import _rewrite_leads
+from tests.gate.variants import rewrite_leads
+from tests.helpers import served_port
 from tests.running import Proxy, running_mock
-from tests.test_proxy import _port
 
 AUTH = {"Authorization": "Bearer kbn_pat_demo"}
 SECRET_COOKIE = "session=s3cr3t-cookie-value"
@@ -65,7 +65,7 @@ def serve() -> Iterator[Callable[[Any], str]]:
         server = create_server(app, host="127.0.0.1", port=0, threads=4)
         threading.Thread(target=server.run, daemon=True).start()
         servers.append(server)
-        return f"http://127.0.0.1:{_port(server)}"
+        return f"http://127.0.0.1:{served_port(server)}"
 
     yield start
     for server in servers:
@@ -128,7 +128,7 @@ def test_a_replay_names_the_exchange_whose_answer_dropped_a_field(
     recording: Path, serve: Callable[[Any], str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     app = create_app(MockConfig(seed_path=recording / "seed.yaml"))
-    base = serve(_rewrite_leads(app, lambda lead: lead.pop("created_at", None)))
+    base = serve(rewrite_leads(app, lambda lead: lead.pop("created_at", None)))
     code = replay_main(["--target", base, "--recording", str(recording), "--report", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
     assert code == 1
