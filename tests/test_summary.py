@@ -4,7 +4,8 @@ A small fake suite runs under `pytest.main` with `Recorder` and `RunSummary` as 
 summary.json are read back. It has every kind of result the real suite produces: a pass, semantic contracts
 violated through `contracts.verdict` (one, and several at once), a real Schemathesis failure against a small
 broken app, a test parametrized by operation, a skip, a setup and a teardown error. A secret appears in what
-the tests send, print and raise, in the header and in the extras; it must appear in no file.
+the tests send, print and raise, in the header and in the extras; it must appear in no file. The real
+contracts tests then run against broken variants of the mock: their findings keep the failing request.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from contracts.plugin import TargetPlugin
 from contracts.summary import RunSummary
 from contracts.target import MOCK_TOKEN, Target
 from leadvibe_contract.contract import load_contract
-from tests.gate.variants import wrong_type
+from tests.gate.variants import deleted_lead_still_readable, wrong_type
 
 SECRET = "kbn_pat_S3CRET_for_summary_tests"
 MASK = "[REDACTED]"
@@ -428,23 +429,45 @@ def test_a_fault_in_the_summary_never_hides_the_results(tmp_path: Path, capsys: 
     assert broken.written == []
 
 
-def _conformance(tmp: Path, plugin: TargetPlugin, *tests: str) -> dict[str, Any]:
-    """contracts/test_conformance.py in-process with a Recorder and a RunSummary: summary.json."""
+def _contracts(tmp: Path, plugin: TargetPlugin, *tests: str) -> dict[str, Any]:
+    """Tests of contracts/ (node ids below it) in-process with a Recorder and a RunSummary: summary.json."""
     contracts = Path(__file__).resolve().parents[1] / "contracts"
     summary = RunSummary(tmp, header="in-process mock")
-    selected = [f"{contracts / 'test_conformance.py'}::{test}" for test in tests] or [
-        str(contracts / "test_conformance.py")
-    ]
+    selected = [str(contracts / test) for test in tests]
     pytest.main([*selected, "-q", "-p", "no:cacheprovider", "-o", "addopts="], plugins=[plugin, Recorder(str), summary])
     data: dict[str, Any] = json.loads((tmp / "summary.json").read_text(encoding="utf-8"))
     return data
+
+
+def test_a_stateful_failure_keeps_the_request_that_showed_it(tmp_path: Path) -> None:
+    """The Run remembers the case behind a failure of Schemathesis' state machine too (contracts.run)."""
+    variant = deleted_lead_still_readable()
+    plugin = TargetPlugin(Target(mode="mock", token=MOCK_TOKEN, max_examples=10), app=variant.app, reset=variant.reset)
+    data = _contracts(tmp_path, plugin, "test_stateful.py")
+    [finding] = [f for f in data["findings"] if f["code"] == "ST301"]
+    assert finding["check"] == "Deleted resource still available"
+    assert finding["reason"].startswith("The API did not return a `HTTP 404 Not Found` response (got `HTTP 200 OK`)")
+    [request] = finding["requests"]
+    assert request.startswith("GET http://localhost/lead/")
+    assert request.endswith(" -> 200")
+    assert finding["reproducers"][0].startswith("curl -X GET")
+    assert data["operations"][-1] == {
+        "operation": "(other tests)",
+        "passed": 0,
+        "failed": 1,
+        "error": 0,
+        "skipped": 0,
+        "findings": 0,
+    }
 
 
 @pytest.mark.slow
 def test_schemathesis_operations_are_counted_per_operation(tmp_path: Path) -> None:
     """The real conformance test against the in-process mock: each operation is counted as passed in its
     row, never left "unfinished" (Schemathesis reports it as a subtest under a node id of its own)."""
-    data = _conformance(tmp_path, TargetPlugin(Target(mode="mock", token=MOCK_TOKEN, max_examples=1)))
+    data = _contracts(
+        tmp_path, TargetPlugin(Target(mode="mock", token=MOCK_TOKEN, max_examples=1)), "test_conformance.py"
+    )
     assert data["counts"]["unfinished"] == 0, data["counts"]
     rows = {row["operation"]: row for row in data["operations"]}
     assert rows["GET /lead/{leadID}"]["passed"] == 1, rows["GET /lead/{leadID}"]
@@ -457,7 +480,7 @@ def test_a_real_run_records_the_failing_request_of_a_broken_mock(tmp_path: Path)
     variant = wrong_type()
     target = Target(mode="mock", token=MOCK_TOKEN, max_examples=2)
     plugin = TargetPlugin(target, app=variant.app, reset=variant.reset)
-    data = _conformance(tmp_path, plugin, "test_operation_keeps_the_contract[GET /lead/{leadID}]")
+    data = _contracts(tmp_path, plugin, "test_conformance.py::test_operation_keeps_the_contract[GET /lead/{leadID}]")
     [finding] = [f for f in data["findings"] if f["code"] == "ST108"]
     assert finding["operation"] == "GET /lead/{leadID}"
     assert finding["requests"][0].startswith("GET http://localhost/lead/")
