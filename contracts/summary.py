@@ -83,6 +83,7 @@ class RunSummary:
         self.redact = redact
         self._tests: dict[str, TestRecord] = {}
         self._findings: list[dict[str, Any]] = []
+        self._skips: Counter[str] = Counter()  # by reason
         self._sections: list[Callable[[], str]] = []
         self._notes: list[str] = []
         self._started, self._started_at = time.monotonic(), _now()
@@ -129,6 +130,8 @@ class RunSummary:
         outcome = _outcome(report)
         if outcome is not None and RANK[outcome] > RANK[test.outcome]:
             test.outcome = outcome
+        if report.skipped and isinstance(report.longrepr, tuple):  # (path, line, reason)
+            self._skips[str(report.longrepr[2]).removeprefix("Skipped: ")] += 1
         if not report.failed:
             return
         findings = record.get("findings")
@@ -166,6 +169,7 @@ class RunSummary:
             "contracts": _contract_rows(findings),
             "findings": findings,
             "tests": {key: test.outcome for key, test in self._tests.items()},
+            "skipped": [{"reason": reason, "count": count} for reason, count in self._skips.most_common()],
             "retries": _rows(extras.get("retries"), RETRY_COLUMNS),
             "drift": _rows(extras.get("drift"), DRIFT_COLUMNS),
             "notes": notes,
@@ -336,6 +340,8 @@ def markdown(data: Mapping[str, Any]) -> str:
         out += [f"- **Request**: {_code(request)}" for request in finding["requests"]]
         out += ["", *_block("\n".join(finding["reproducers"]), "sh")] if finding["reproducers"] else []
         out.append("")
+    out += [f"## Skipped ({sum(skip['count'] for skip in data['skipped'])})", ""]
+    out += [*(f"- {skip['count']}: {_text(skip['reason'])}" for skip in data["skipped"]), ""]
     for title, rows_of, columns_of in (
         ("Retries", data["retries"], RETRY_COLUMNS),
         ("Drift", data["drift"], DRIFT_COLUMNS),

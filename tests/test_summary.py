@@ -312,6 +312,14 @@ def test_counts_per_operation_and_per_contract(full: Written) -> None:
     assert "| `` Custom check failed: `lead_id_matches_path` (ST901) `` | 1 | `GET /lead/{leadID}` |" in full.md
 
 
+def test_skips_are_counted_by_reason(full: Written) -> None:
+    assert sorted((skip["reason"], skip["count"]) for skip in full.data["skipped"]) == [
+        ("read-only run", 1),
+        ("writes are off (LEADVIBE_ALLOW_WRITES)", 1),
+    ]
+    assert "## Skipped (2)\n\n- 1: " in full.md
+
+
 def test_a_secret_is_redacted_everywhere(full: Written) -> None:
     assert SECRET not in full.everything()
     assert MASK in full.data["header"]
