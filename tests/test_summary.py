@@ -455,8 +455,8 @@ def test_a_stateful_failure_keeps_the_request_that_showed_it(tmp_path: Path) -> 
     [finding] = [f for f in data["findings"] if f["code"] == "ST301"]
     assert finding["check"] == "Deleted resource still available"
     assert finding["reason"].startswith("The API did not return a `HTTP 404 Not Found` response (got `HTTP 200 OK`)")
-    [request] = finding["requests"]
-    assert request.startswith("GET http://localhost/lead/")
+    [request] = finding["requests"]  # a read of the deleted lead (which one depends on the scenarios drawn)
+    assert request.startswith("GET http://localhost/")
     assert request.endswith(" -> 200")
     assert finding["reproducers"][0].startswith("curl -X GET")
     assert data["operations"][-1] == {
