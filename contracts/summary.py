@@ -342,20 +342,16 @@ def markdown(data: Mapping[str, Any]) -> str:
         out.append("")
     out += [f"## Skipped ({sum(skip['count'] for skip in data['skipped'])})", ""]
     out += [*(f"- {skip['count']}: {_text(skip['reason'])}" for skip in data["skipped"]), ""]
-    for title, rows_of, columns_of in (
-        ("Retries", data["retries"], RETRY_COLUMNS),
-        ("Drift", data["drift"], DRIFT_COLUMNS),
-    ):
-        out += [f"## {title} ({len(rows_of)})", ""]
-        out += (
-            [*_table(columns_of, ([_text(_value(row[c])) for c in columns_of] for row in rows_of)), ""]
-            if rows_of
-            else []
-        )
+    out += _rows_md("Retries", data["retries"], RETRY_COLUMNS) + _rows_md("Drift", data["drift"], DRIFT_COLUMNS)
     out += ["## Notes", "", *(f"- {_text(note)}" for note in data["notes"] or ["none"]), ""]
     for section in data["sections"]:
         out += [section.rstrip("\n"), ""]
     return "\n".join(out)
+
+
+def _rows_md(title: str, rows: list[Mapping[str, Any]], columns: tuple[str, ...]) -> list[str]:
+    table = _table(columns, ([_text(_value(row[column])) for column in columns] for row in rows))
+    return [f"## {title} ({len(rows)})", "", *([*table, ""] if rows else [])]
 
 
 def _changes_md(changes: Mapping[str, Any] | None) -> list[str]:
