@@ -61,7 +61,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     plugin = metafunc.config.stash.get(TARGET_KEY, None)
     spec_path = plugin.target.spec_path if plugin is not None else target_from_env().spec_path
     operations = load_contract(spec_path).operations_where()
-    # Named `METHOD /path`, as Schemathesis names an operation (the summary files the test under it).
+    # Named `METHOD /path`, as Schemathesis names an operation; the summary reads the operation_id (findings.py).
     metafunc.parametrize("operation_id", [op.operation_id for op in operations], ids=[op.label for op in operations])
 
 

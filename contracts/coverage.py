@@ -273,7 +273,7 @@ class CoverageReport:
     def all_operations_tested(self) -> bool:
         return self.contract is not None and self.tested >= set(self.contract.operations)
 
-    @pytest.hookimpl(trylast=True)
+    @pytest.hookimpl(tryfirst=True)  # before the run summary, which shows the report (`section`)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         from contracts.plugin import RUN_KEY  # the run, once the session built it
 
@@ -298,6 +298,16 @@ class CoverageReport:
         _write(self.report_dir / "coverage.md", markdown(self.document))
         if offline and self.all_operations_tested and self.document["unreached"] and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def section(self) -> str:
+        """The report as a section of the run's summary.md (empty before the session has finished)."""
+        if self.document is None:
+            return ""
+        gaps = [f"- {gap}" for gap in self.document["gaps"][:PRINTED_GAPS]]
+        more = len(self.document["gaps"]) - PRINTED_GAPS
+        lines = ["## API coverage", "", table(self.document), "", f"Gaps: {len(self.document['gaps'])}", "", *gaps]
+        lines += [f"- ... and {more} more (coverage.md)"] if more > 0 else []
+        return "\n".join(lines) + "\n"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.document is None:

@@ -157,12 +157,14 @@ class Worker:
 
 def configure_worker(config: pytest.Config) -> None:
     """In a worker of a fanned-out run (the suite's conftest calls this): its target, the credentials'
-    redaction and the failure causes."""
+    redaction, the failure causes and the findings."""
     given = getattr(config, "workerinput", {}).get(KEY)
     if given is None:
         return
-    from contracts.outcome import Outcome  # the cause of each failure is named here, where it happened
+    from contracts.findings import Recorder  # what failed, and why, is named here, where it happened
+    from contracts.outcome import Outcome
 
     worker = Worker(config, given)
-    for plugin in (worker.plugin, worker, Redactor(worker.target.secrets), Outcome()):
+    redactor = Redactor(worker.target.secrets)
+    for plugin in (worker.plugin, worker, redactor, Outcome(), Recorder(redactor)):
         config.pluginmanager.register(plugin)

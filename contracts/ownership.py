@@ -31,7 +31,7 @@ import pytest
 from contracts.blockage import Blockage
 from contracts.client import ApiClient, ApiResponse
 from contracts.throttle import BudgetExhausted
-from contracts.verdict import ContractViolation, expect
+from contracts.verdict import ContractViolation, Violation, expect
 
 PROBE_EVENT = "contract_probe"
 # What clean-up may need per marker: by-alias, the lead's aliases (the proof), and the DELETE.
@@ -249,8 +249,12 @@ class OwnedLeads:
             if answer.status == 200:
                 self._block_or_skip(f"GET /lead/by-alias answers a lead for an alias never ingested ({canary})")
                 raise OwnershipUnproven(
-                    "contract `ownership` violated: by-alias answers a lead for an alias that was never "
-                    f"ingested, so no lead can be proven the run's own; no write is sent\n{answer.describe()}"
+                    Violation(
+                        "ownership",
+                        "by-alias answers a lead for an alias that was never ingested, so no lead can be proven "
+                        "the run's own; no write is sent",
+                        (answer,),
+                    )
                 )
             self._foreign = foreign
             return foreign
@@ -304,16 +308,24 @@ class OwnedLeads:
             self.refusals.append(f"{value}: ingested, never found by alias")
             self._block_or_skip(f"an ingested lead ({value}) did not appear within {self._wait_timeout:g} s")
             raise ContractViolation(
-                f"contract `ingest_creates_lead` violated: the lead of alias {value} did not appear within "
-                f"{self._wait_timeout:g} s; the tests that need a lead of their own are skipped\n{accepted.describe()}"
+                Violation(
+                    "ingest_creates_lead",
+                    f"the lead of alias {value} did not appear within {self._wait_timeout:g} s; the tests that "
+                    "need a lead of their own are skipped",
+                    (accepted,),
+                )
             )
         refusal = self._prove(lead_id, kind, value, accepted)
         if refusal is not None:
             self.refusals.append(f"{lead_id}: {refusal}")
             self._block_or_skip(f"ownership of {lead_id} could not be proven: {refusal}")
             raise OwnershipUnproven(
-                f"contract `ownership` violated: POST /ingest of {value} led to {lead_id!r}, which the run "
-                f"cannot prove it created: {refusal}; nothing is written to it\n{accepted.describe()}"
+                Violation(
+                    "ownership",
+                    f"POST /ingest of {value} led to {lead_id!r}, which the run cannot prove it created: "
+                    f"{refusal}; nothing is written to it",
+                    (accepted,),
+                )
             )
         with self._lock:
             self._leads.append(lead_id)

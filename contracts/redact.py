@@ -12,7 +12,7 @@ echoes credentials and counts what leaks.
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -22,6 +22,7 @@ MASK = "[REDACTED]"
 # shell would not expand a variable: they are rewritten to name the run's token variable, paste-able.
 FILTERED_AUTH = "'Authorization: [Filtered]'"
 PASTEABLE_AUTH = '"Authorization: Bearer $LEADVIBE_TOKEN"'
+WITHHELD = "[redaction failed: text withheld]"
 
 
 class Redactor:
@@ -63,3 +64,21 @@ class Redactor:
     def pytest_exception_interact(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         """Again after Schemathesis' own hook, which rewrites a failure's text after it was logged."""
         self._scrub(report)
+
+
+def scrubbed(value: Any, redact: Callable[[str], str]) -> Any:
+    """A JSON-like value with every string, keys included, redacted: a report's data before it is kept.
+    Fails closed: a string whose redaction fails is withheld, never kept in clear; other objects become text."""
+    if isinstance(value, str):
+        try:
+            result = redact(value)
+        except Exception:
+            return WITHHELD
+        return result if isinstance(result, str) else WITHHELD
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {scrubbed(str(key), redact): scrubbed(item, redact) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrubbed(item, redact) for item in value]
+    return scrubbed(repr(value), redact)

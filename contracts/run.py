@@ -20,6 +20,7 @@ from contracts.checks import Check, contract_checks
 from contracts.client import ApiClient, HttpClient, TokenNames
 from contracts.coverage import Coverage
 from contracts.drift import DriftCollector, exactly_the_declared_fields
+from contracts.findings import FailingCases
 from contracts.guard import GuardedTransport, guard
 from contracts.ownership import Ledger, OwnedLeads, token_id
 from contracts.quiet import Quiet
@@ -105,6 +106,7 @@ class Run:
     _schemas: dict[str, OpenApiSchema] = field(default_factory=dict)
     quiet: Quiet = field(default_factory=Quiet)  # sections in which no other worker writes (contracts.quiet)
     coverage: Coverage | None = None  # what the run reached of the contract (contracts.coverage)
+    failing: FailingCases = field(default_factory=FailingCases)  # for the summary's reproducers
 
     def __repr__(self) -> str:  # tracebacks show fixtures' reprs: never the client, schema or credentials
         return f"<Run against {self.target.base_url or 'the in-process mock'}, run id {self.target.run_id}>"
@@ -155,7 +157,8 @@ class Run:
         """Send a generated case (made safe first), then judge the answer with every check."""
         self.safety.prepare(case)
         response = case.call()  # live: the guarded transport observes the answer (contracts.guard)
-        case.validate_response(response, additional_checks=self.checks)
+        with self.failing.watch(case, response):
+            case.validate_response(response, additional_checks=self.checks)
 
     def state_machine(self) -> type[Any]:
         """Schemathesis' state machine over the spec's links, bound to this run."""
@@ -171,7 +174,8 @@ class Run:
             def validate_response(
                 self, response: Any, case: Any, additional_checks: list[Any] | None = None, **kwargs: Any
             ) -> None:
-                super().validate_response(response, case, [*(additional_checks or []), *run.checks], **kwargs)
+                with run.failing.watch(case, response):
+                    super().validate_response(response, case, [*(additional_checks or []), *run.checks], **kwargs)
 
         return LeadWorkflow
 

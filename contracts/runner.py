@@ -26,6 +26,7 @@ from contracts.client import HttpClient, TokenNames
 from contracts.coverage import CoverageReport
 from contracts.drift import merge_drift, write_drift
 from contracts.fanout import Fanout, RunFolder
+from contracts.findings import Recorder
 from contracts.outcome import EXIT_UNAVAILABLE, EXIT_USAGE, Outcome
 from contracts.ownership import MARKER_DOMAIN, Sweep, sweep
 from contracts.plugin import RUN_KEY, TargetPlugin
@@ -36,7 +37,6 @@ from contracts.summary import RunSummary
 from contracts.target import Target, TargetError, target_from_env
 from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
-from leadvibe_contract.contract import load_contract
 
 SUITE = Path(__file__).parent
 DEFAULT_REPORTS = Path("reports")  # each run writes into a folder of its own below it, named by its run id
@@ -196,15 +196,15 @@ def _run_suite(
         report.notes += _sweep_lines(_sweep_earlier_runs(target, gate))
         for note in report.notes:
             print(redact(f"leadvibe-contracts: {note}"), flush=True)
-    contract = load_contract(target.spec_path)
     summary = RunSummary(
         report_dir,
         header=target.describe(),
         previous=previous_report or report_dir / "summary.json",
         extras=report.extras,
         redact=redact,
-        operations=[operation.label for operation in contract.operations.values()],
     )
+    coverage = CoverageReport(report_dir, fanout.facts if fanout is not None else None)
+    summary.add_section(coverage.section)
     workers = ["-n", str(target.concurrency), "--dist", "load"] if fanout else []
     relay = fanout.relay if fanout is not None else _terminate_as_interrupt
     previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
@@ -235,9 +235,10 @@ def _run_suite(
                 TargetPlugin(target, throttle=gate),
                 redact,
                 outcome,
+                Recorder(redact),  # (each worker of a fanned-out run has its own: contracts.fanout)
                 report,
                 summary,
-                CoverageReport(report_dir, fanout.facts if fanout is not None else None),
+                coverage,
                 *filter(None, [fanout]),
             ],
         )
@@ -247,7 +248,7 @@ def _run_suite(
     report.print()
     verdict, exit_code = outcome.verdict(int(code))
     print(f"leadvibe-contracts: verdict: {verdict}", flush=True)
-    print(f"leadvibe-contracts: reports: {junit}, {summary.markdown_path}, {summary.html_path}", flush=True)
+    print(f"leadvibe-contracts: reports: {junit}, {summary.markdown_path}", flush=True)
     return exit_code
 
 

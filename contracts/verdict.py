@@ -1,19 +1,40 @@
-"""How a semantic contract fails: loudly, naming the contract, with a curl reproducer per response."""
+"""How a semantic contract fails: loudly, naming the contract, with a curl reproducer per response.
+
+The exception keeps what it says as data (`Violation`: the contract, the reason, the responses that show
+it), so that the run summary records the failure without reading its text back (contracts/findings.py).
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from contracts.client import ApiResponse
 
 
+@dataclass(frozen=True)
+class Violation:
+    contract: str
+    reason: str
+    evidence: tuple[ApiResponse, ...] = ()
+
+    def __str__(self) -> str:
+        shown = "\n".join(response.describe() for response in self.evidence)
+        return f"contract `{self.contract}` violated: {self.reason}\n{shown}"
+
+
 class ContractViolation(AssertionError):
-    """A semantic contract does not hold; the message names it and shows how to reproduce it."""
+    """One or more semantic contracts do not hold; the message names each and shows how to reproduce it."""
+
+    def __init__(self, *violations: Violation) -> None:
+        self.violations = violations
+        count = len(violations)
+        text = str(violations[0]) if count == 1 else f"{count} violations:\n\n" + "\n\n".join(map(str, violations))
+        super().__init__(text)
 
 
 def expect(condition: bool, contract: str, reason: str, *evidence: ApiResponse) -> None:
-    if condition:
-        return
-    shown = "\n".join(response.describe() for response in evidence)
-    raise ContractViolation(f"contract `{contract}` violated: {reason}\n{shown}")
+    if not condition:
+        raise ContractViolation(Violation(contract, reason, evidence))
 
 
 def expect_status(response: ApiResponse, status: int, contract: str, reason: str) -> None:
@@ -27,16 +48,13 @@ class Findings:
     """
 
     def __init__(self) -> None:
-        self.violations: list[str] = []
+        self.violations: list[Violation] = []
 
     def expect(self, condition: bool, contract: str, reason: str, *evidence: ApiResponse) -> None:
-        try:
-            expect(condition, contract, reason, *evidence)
-        except ContractViolation as violation:
-            self.violations.append(str(violation))
+        if not condition:
+            self.violations.append(Violation(contract, reason, evidence))
 
     def check(self) -> None:
         """Fail with every violation found, if any."""
         if self.violations:
-            count = len(self.violations)
-            raise ContractViolation(f"{count} violation{'s' if count > 1 else ''}:\n\n" + "\n\n".join(self.violations))
+            raise ContractViolation(*self.violations)
