@@ -49,11 +49,11 @@ def test_workers_share_one_rate(tmp_path: Path) -> None:
     times = sorted(t for _, worker_times in results for t in worker_times)
     assert len(times) == 90
     # Three workers together, never ahead of the run's one rate: the i-th request of the run leaves no
-    # earlier than i slots of (1 + HEADROOM)/40 s after the first (a busy machine can only make them later) ...
+    # earlier than i - 1 slots of (1 + HEADROOM)/40 s after the first (a busy machine can only make them
+    # later, but it may note the first one late: one slot of slack; the last one is held to 88 slots too) ...
     slot = (1 + HEADROOM) / 40
     early = [i for i, t in enumerate(times) if t - times[0] < (i - 1) * slot - 0.002]
     assert not early, [round(times[i] - times[0], 3) for i in early[:5]]
-    assert times[-1] - times[0] >= 89 * slot - 0.002
     # ... so no one-second window holds more than 40 of them.
     assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 40
     assert all(count > 0 for count, _ in results)  # and each of them was served
