@@ -205,7 +205,8 @@ def _run_suite(
     )
     coverage = CoverageReport(report_dir, fanout.facts if fanout is not None else None)
     summary.add_section(coverage.section)
-    workers = ["-n", str(target.concurrency), "--dist", "load"] if fanout else []
+    # A worker stopped by Ctrl-C or SIGTERM is not replaced: a new one would start in the middle of the clean-up.
+    workers = ["-n", str(target.concurrency), "--dist", "load", "--max-worker-restart", "0"] if fanout else []
     relay = fanout.relay if fanout is not None else _terminate_as_interrupt
     previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, relay)

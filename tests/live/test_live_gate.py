@@ -193,7 +193,7 @@ ONE = {"LEADVIBE_CONCURRENCY": "1"}
 WRITERS = ("-k", "test_ownership or test_writes or test_lead_endpoints")  # every test that writes
 EDGE = ("-k", "methods or singular or put_writes")  # the method probes, and a read and a write beside them
 SCENARIOS: dict[str, Callable[[Path], Result]] = {
-    "twice_ctrl_c": lambda tmp: gate(tmp, Faults(latency=0.01), during=_twice_ctrl_c),
+    "twice_ctrl_c": lambda tmp: gate(tmp, Faults(latency=0.01), args=WRITERS, during=_twice_ctrl_c),
     "neighbour": lambda tmp: gate(tmp, Faults(), during=_neighbour(5)),
     "neighbour_pagination": lambda tmp: gate(
         tmp,
@@ -213,7 +213,9 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
         env={"LEADVIBE_BASIC_CREDENTIALS": f"{BASIC[0]}:{BASIC[1]}", **ONE},
         args=("-k", "org-units or service_credentials"),
     ),
-    "budget": lambda tmp: gate(tmp, Faults(), env={"LEADVIBE_MAX_REQUESTS": "200", "LEADVIBE_RATE_LIMIT": "100"}),
+    "budget": lambda tmp: gate(
+        tmp, Faults(), env={"LEADVIBE_MAX_REQUESTS": "200", "LEADVIBE_RATE_LIMIT": "100"}, args=WRITERS
+    ),
     "transient": lambda tmp: gate(
         tmp, Faults(transient_rate=0.02, async_ingest=0.3), env=ONE, args=("-k", "test_reads or test_writes")
     ),
@@ -227,7 +229,7 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "lag_tolerated": lambda tmp: gate(
         tmp, Faults(lag=1.0), env={"LEADVIBE_CONSISTENCY_WINDOW": "3", **ONE}, args=("-k", "put_writes")
     ),
-    "sigterm": lambda tmp: gate(tmp, Faults(latency=0.01), during=_interrupt),
+    "sigterm": lambda tmp: gate(tmp, Faults(latency=0.01), args=WRITERS, during=_interrupt),
     "latency": lambda tmp: gate(
         tmp,
         Faults(latency=0.15),
