@@ -238,6 +238,10 @@ def asgi_app(handler: Handler, limits: MockLimits) -> ASGIApp:
         channel = Channel(scope, receive, send, budget, limits)
         try:
             await handler.answer(Request(scope), channel)
+        except ApiProblem as problem:  # refused below the handler's own answers (the body's bounds)
+            if channel.started:
+                raise
+            await channel.problem(problem)
         except asyncio.CancelledError:  # the server stops and a client still owes its body: a last word
             if not channel.started:
                 await channel.problem(ApiProblem(503, "shutting-down", "The server is shutting down."))

@@ -25,6 +25,9 @@ class MockLimits:
         default=10, metadata={"what": "seconds for a request body to arrive: else a 408"}
     )
     max_json_depth: int = field(default=32, metadata={"what": "nesting levels of a JSON body: else a 400"})
+    max_json_values: int = field(
+        default=100_000, metadata={"what": "values in a JSON body (objects, arrays, keys, scalars): else a 413"}
+    )
     max_leads_per_ou: int = field(default=10_000, metadata={"what": "leads per OU: an ingest past it is a 409"})
     max_events_per_lead: int = field(default=200, metadata={"what": "events kept per lead (the oldest is dropped)"})
     max_aliases_per_lead: int = field(default=50, metadata={"what": "aliases per lead: an ingest past it is a 409"})
