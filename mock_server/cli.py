@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long a request body may take to arrive before a 408 (default: the spec's mock_server.limits)",
+        help="how long a request body may take to arrive before a 408, and a request head before the "
+        "connection is closed (default: request_body_timeout of mock_server.limits)",
     )
     parser.add_argument(
         "--scenario", default="demo", choices=list(SCENARIOS), help="the named state to start in (default demo)"

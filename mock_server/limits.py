@@ -19,10 +19,10 @@ class MockLimits:
         metadata={"what": "request body bytes held at once, all connections: else a 503 with Retry-After"},
     )
     max_connections: int = field(
-        default=1_000, metadata={"what": "connections and requests at once: past it, uvicorn's plain 503"}
+        default=1_000, metadata={"what": "connections served at once: the next wait in the kernel's backlog"}
     )
     request_body_timeout: float = field(
-        default=10, metadata={"what": "seconds for a request body to arrive: else a 408"}
+        default=10, metadata={"what": "seconds for a body (else a 408) or a head (else closed) to arrive"}
     )
     max_json_depth: int = field(default=32, metadata={"what": "nesting levels of a JSON body: else a 400"})
     max_json_values: int = field(

@@ -91,3 +91,25 @@ def test_a_hostile_campaign_delays_no_one_and_stays_under_the_memory_cap() -> No
             sock.close()
     assert max(waits) < 1.0, waits
     assert peak < CAP_MB, f"peak RSS {peak:.0f} MB"
+
+
+def test_connections_past_max_connections_wait_until_one_closes() -> None:
+    """`max_connections` (granian's backpressure) caps the connections served at once, so their memory:
+    the next one waits in the kernel's backlog, and is answered as soon as one of them closes."""
+    with _served() as (_, server):
+        stalled = [
+            _connect(server, b"GET /lead/ld_123 HTTP/1.1\r\nHost: x\r\nX-Slow: ") for _ in range(LIMITS.max_connections)
+        ]
+        waiting = socket.create_connection(server, timeout=5)
+        waiting.sendall(b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        waiting.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            waiting.recv(1)
+        for sock in stalled[:10]:
+            assert sock is not None
+            sock.close()
+        waiting.settimeout(5)
+        assert waiting.recv(12) == b"HTTP/1.1 200"
+        for sock in [*stalled[10:], waiting]:
+            if sock is not None:
+                sock.close()
