@@ -218,7 +218,7 @@ class Handler(Protocol):
 
 
 def head_problem(request: Request, limits: MockLimits) -> ApiProblem | None:
-    """A 414 or 431 for a head over the mock's limits (uvicorn passes a head of up to `max_head_bytes`)."""
+    """A 414 or 431 for a head over the mock's limits (granian passes a head of up to `max_head_bytes`)."""
     if len(request.raw_path) + len(request.query_string) + 1 > limits.max_request_target_bytes:
         return ApiProblem(414, "uri-too-long", f"The request target is over {limits.max_request_target_bytes} bytes.")
     if sum(len(name) + len(value) + 4 for name, value in request.headers.items()) > limits.max_header_bytes:
@@ -229,7 +229,7 @@ def head_problem(request: Request, limits: MockLimits) -> ApiProblem | None:
 
 def asgi_app(handler: Handler, limits: MockLimits) -> ASGIApp:
     """The ASGI app granian serves. An unexpected exception is a 500 problem document (logged), never
-    uvicorn's plain text; once the answer has started, the connection is closed instead."""
+    granian's plain text; once the answer has started, the connection is closed instead."""
     budget = BodyBudget(limits.max_buffered_request_bytes)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -57,7 +57,7 @@ class MockLimits:
 
     @property
     def max_head_bytes(self) -> int:
-        """What uvicorn (h11) buffers of one request head before its own plain 400: the target and the
+        """What granian buffers of one request head before its own empty 431: the target and the
         headers at their limits, and the request line's words, so that both limits are answered by the app."""
         return self.max_request_target_bytes + self.max_header_bytes + 64
 
