@@ -15,6 +15,7 @@ This layer also applies simulated latency (awaited here, so a slow answer delays
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import signal
@@ -28,7 +29,7 @@ from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server.embed import Server
 
-from mock_server.channel import Channel, Handler, Request, asgi_app, problem_response
+from mock_server.channel import Channel, Handler, Receive, Request, Scope, Send, asgi_app, problem_response
 from mock_server.chaos import CHUNK, CONNECTION_FAULTS, DELAY_HEADER, DRIBBLE, DROP, EMPTY, FAIL_HEADER, FAIL_KEY
 from mock_server.controls import NOTE_KEY, Controls
 from mock_server.limits import MockLimits
@@ -38,6 +39,7 @@ log = logging.getLogger("mock_server")
 
 DRIBBLE_PIECES = 10  # a dribbled body: ten pieces, 200 ms apart
 DRIBBLE_PAUSE = 0.2
+STOP_GRACE_SECONDS = 2.0  # what a request still running at Ctrl-C may take before it is cut short
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -189,8 +191,20 @@ def serve(
     hyper answers what is not HTTP/1.1 with its own empty 400, a head over `max_head_bytes` with an
     empty 431, and closes a head not read within the body timeout; at most `max_connections` are served
     at once (the next wait in the kernel's backlog)."""
+    running: set[asyncio.Task[Any]] = set()
+    app = asgi_app(handler, limits)
+
+    async def tracked(scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # granian runs each request as a task of this loop
+        running.add(task)
+        try:
+            await app(scope, receive, send)
+        finally:
+            running.discard(task)
+
     server = Server(
-        asgi_app(handler, limits),
+        tracked,
         address=host,
         port=port,
         interface=Interfaces.ASGINL,  # no lifespan: the app is ready before the server starts
@@ -206,11 +220,22 @@ def serve(
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
-        for stop in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(stop, server.stop)
+        serving = asyncio.ensure_future(server.serve())
+
+        def stop() -> None:
+            """granian waits for the requests in flight (a stalled body, a 60 s X-Mock-Delay) and for answers
+            a client does not read: after the grace the requests are cancelled (a 503 problem if they had
+            not begun, `channel.asgi_app`), and after another the server is, with what it still holds."""
+            server.stop()  # type: ignore[no-untyped-call]
+            loop.call_later(STOP_GRACE_SECONDS, lambda: [task.cancel() for task in list(running)])
+            loop.call_later(2 * STOP_GRACE_SECONDS, serving.cancel)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop)
         for start in on_start:
             start(loop)
-        await server.serve()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
 
     with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(run())
