@@ -25,7 +25,7 @@ CACHE_DIR = BENCH_DIR / ".cache"
 LOG_DIR = CACHE_DIR / "logs"
 REPORT_DIR = REPO_ROOT / "reports"
 
-_PACKAGES = ("uvicorn", "httptools", "uvloop", "Flask", "Werkzeug")
+_PACKAGES = ("granian", "uvloop", "Flask", "Werkzeug")
 
 
 class MissingPrerequisite(Exception):

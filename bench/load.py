@@ -120,11 +120,11 @@ class WrkError(Exception):
 @dataclass(frozen=True)
 class WrkSettings:
     """Load shape of every run. One wrk thread: on 2 cores wrk must leave the server a core of its own.
-    Eight connections keep each server busy without long queues. The warm-up is long enough for Prism's
+    Sixteen connections (issue #19's comparison) keep each server busy. The warm-up is long enough for Prism's
     JIT (V8) to reach its steady state, which takes it about 4 s of load."""
 
     threads: int = 1
-    connections: int = 8
+    connections: int = 16
     duration_s: float = 8.0
     warmup_s: float = 4.0
     timeout_s: float = 5.0

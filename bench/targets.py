@@ -1,7 +1,7 @@
 """The servers under test, as `Launch` recipes, and what they need before they can start.
 
-- the mock as users run it: the `leadvibe-mock` console script (uvicorn, one process, one Python
-  thread), with the shipped seed or with a generated 100,000-lead seed;
+- the mock as users run it: the `leadvibe-mock` console script (granian embedded, one process, one
+  Python thread), with the shipped seed or with a generated 100,000-lead seed;
 - Prism's static mock of the same spec, installed with npm into .cache/npm-tools at its pinned version
   on first use, so every machine compares the mock with the same Prism (nothing is assumed installed by
   hand besides node and npm).
@@ -10,8 +10,8 @@ The large seed is generated once into bench/.cache/; its file name carries a has
 source, so a changed generator yields a new seed instead of a stale one.
 
 The mock's server was chosen by measurement (granian against waitress and gunicorn, then uvicorn against
-granian); those comparisons were removed once decided, and their results are kept in docs/measurements.md
-(Why uvicorn with one thread).
+granian, then granian embedded against uvicorn); those comparisons were removed once decided, and their
+results are kept in docs/measurements.md (Why granian, embedded, with one thread).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ LARGE_SEED_TIMEOUT_S = 300.0
 
 
 def mock_cli(name: str, seed: Path | None = None, options: tuple[str, ...] = ()) -> Launch:
-    """`leadvibe-mock` as users run it (uvicorn, one process, one Python thread: its defaults), with
+    """`leadvibe-mock` as users run it (granian, one process, one Python thread, the request log and the
+    journal on: its defaults), with
     further `options` (e.g. `--delay 150`)."""
 
     def command(port: int) -> list[str]:
@@ -51,7 +52,8 @@ def mock_cli(name: str, seed: Path | None = None, options: tuple[str, ...] = ())
             "--port",
             str(port),
         ]
-        return [*argv, "--quiet", *(["--seed", str(seed)] if seed is not None else []), *options]
+        # No --quiet: the request log is written (to the bench's log file), as users run it.
+        return [*argv, *(["--seed", str(seed)] if seed is not None else []), *options]
 
     return Launch(name, command, ready_timeout_s=60.0 if seed is None else LARGE_SEED_TIMEOUT_S)
 

@@ -22,7 +22,7 @@ admin = Blueprint("mock_admin", __name__)
 def _json_body() -> Any:
     """The JSON body, read as strictly as an operation's (`json_body.py`): no depth or string breaks it."""
     try:
-        body, _ = read_json(request.get_data(cache=True), LIMITS.max_json_depth)
+        body, _ = read_json(request.get_data(cache=True), LIMITS.max_json_depth, LIMITS.max_json_values)
     except BodyRefused as refused:
         errors = [FieldError("body", refused.pointer, refused.detail)]
         raise ApiProblem(400, "validation-error", f"Send a JSON body: {refused.detail}.", errors=errors) from None

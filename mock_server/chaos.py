@@ -24,7 +24,7 @@ DELAY_HEADER = "x-mock-delay"
 FAIL_HEADER = "x-mock-fail"
 FAIL_KEY = "leadvibe.fail"
 DROP = "drop"  # the head and half the body, then the connection closes
-EMPTY = "empty"  # the connection closes with no answer at all
+EMPTY = "empty"  # the head, then the connection closes before a byte of the body
 CHUNK = "chunk"  # a chunked body that breaks off mid-chunk
 DRIBBLE = "dribble"  # the real answer, its body sent slowly, a piece at a time (not a failure)
 # Done by the serving layer on the connection; all but DRIBBLE answer a stand-in that changes no state.

@@ -1,10 +1,9 @@
-"""`leadvibe-mock` (also `python -m mock_server`): serve the mock under uvicorn, in this one process.
+"""`leadvibe-mock` (also `python -m mock_server`): serve the mock under granian, in this one process.
 
-One process, because the state is in memory. uvicorn (httptools, uvloop) does the HTTP work; it was chosen
-over granian, waitress and gunicorn (docs/measurements.md, Why uvicorn with one thread). The Flask app is
-served through `mock_server.serving`, which awaits request bodies with a deadline and a size cap, so that
-a slow or stalled client never holds the one Python thread, and `mock_server.http_layer`, whose own
-refusals are problem documents (docs/measurements.md, Limits and abuse).
+One process, because the state is in memory. granian's embeddable server (hyper, on uvloop) does the HTTP
+work through its documented options only; it was chosen over uvicorn by measurement (docs/measurements.md,
+Why granian). The Flask app is served through `mock_server.serving`, which awaits request bodies with a
+deadline and a size cap, so that a slow or stalled client never holds the one Python thread.
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from mock_server.app import create_app
 from mock_server.chaos import Chaos, ChaosError, Rule
 from mock_server.config import LOCAL_ORIGINS, MockConfig
 from mock_server.controls import Controls
-from mock_server.http_layer import HeadLimits
 from mock_server.journal import Journal
 from mock_server.limits import LIMITS, describe
 from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
@@ -78,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="SECONDS",
-        help="how long a request body may take to arrive before a 408 (default: the spec's mock_server.limits)",
+        help="how long a request body may take to arrive before a 408, and a request head before the "
+        "connection is closed (default: request_body_timeout of mock_server.limits)",
     )
     parser.add_argument(
         "--scenario",
@@ -188,4 +188,4 @@ def main(argv: list[str] | None = None) -> None:
         )
     server = BoundedBodyApp(app, max_body_bytes=LIMITS.max_request_bytes, body_timeout=body_timeout, controls=controls)
     on_start = [] if args.no_reload else [Reloader(server, config).start]
-    serve(server, args.host, args.port, HeadLimits.of(body_timeout), on_start, server.record_refusal)
+    serve(server, args.host, args.port, replace(LIMITS, request_body_timeout=body_timeout), on_start)

@@ -46,3 +46,14 @@ class LimitReached(DomainError):
     def __init__(self, what: str, held: int, limit: int) -> None:
         super().__init__(f"The {what} holds {held}; at most {limit} are allowed, so the event was not recorded.")
         self.what, self.held, self.limit = what, held, limit
+
+
+class MetadataBudgetSpent(DomainError):
+    """A write would take the lead metadata the mock holds, all leads together, past its byte budget."""
+
+    def __init__(self, held: int, limit: int) -> None:
+        super().__init__(
+            f"The mock holds {held} bytes of lead metadata; this write would take it past {limit}, so nothing "
+            "changed (remove metadata from other leads, or reset the mock)."
+        )
+        self.held, self.limit = held, limit

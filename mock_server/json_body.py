@@ -6,6 +6,8 @@ RecursionError, 256 already break jsonschema-rs), and the schema validator's cos
 of errors times the size of the value (issue #10). So the body is parsed strictly, then walked once,
 iteratively: it is refused when nested deeper than the spec allows or when a string cannot be encoded,
 naming the place; and its size in values tells the validator how many errors it can afford to list.
+A body of more values than the mock reads (`max_json_values`) is refused during the walk, before any
+schema check, so that no body costs more than that walk (349,000 empty arrays cost 0.75 s before).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ class BodyRefused(ValueError):
         super().__init__(detail)
         self.pointer = pointer
         self.detail = detail
+
+
+class TooManyValues(BodyRefused):
+    """The body holds more values than the mock reads: a 413, not a 400 (it may well be valid)."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +56,13 @@ def parse_json(raw: bytes) -> Any:
         raise ValueError("it is nested too deeply") from None
 
 
-def read_json(raw: bytes, max_depth: int) -> tuple[Any, BodyShape]:
+def read_json(raw: bytes, max_depth: int, max_values: int) -> tuple[Any, BodyShape]:
     """A body parsed and inspected; BodyRefused (pointer "" when it is not JSON) when it cannot be had."""
     try:
         parsed = parse_json(raw)
     except ValueError as exc:  # UnicodeDecodeError too
         raise BodyRefused("", f"the body is not valid JSON: {exc}") from None
-    return parsed, inspect(parsed, max_depth)
+    return parsed, inspect(parsed, max_depth, max_values)
 
 
 def encodable(text: str) -> bool:
@@ -82,14 +88,17 @@ def _pointer(crumb: Crumb) -> str:
     return "".join("/" + token for token in reversed(tokens))
 
 
-def inspect(value: Any, max_depth: int) -> BodyShape:
-    """Walk a parsed body once, without recursion; refuse a nesting over `max_depth` or a bad string."""
+def inspect(value: Any, max_depth: int, max_values: int) -> BodyShape:
+    """Walk a parsed body once, without recursion; refuse a nesting over `max_depth`, a bad string, or
+    more than `max_values` values (as soon as they are counted)."""
     stack: list[tuple[Any, Crumb, int]] = [(value, None, 1)]
     values = 0
     deepest = 0
     while stack:
         node, crumb, depth = stack.pop()
         values += 1
+        if values > max_values:
+            raise TooManyValues("", f"the body holds over {max_values} JSON values")
         if isinstance(node, str):
             if not encodable(node):
                 raise BodyRefused(_pointer(crumb), f"the string {_LONE_SURROGATE}")
@@ -106,5 +115,7 @@ def inspect(value: Any, max_depth: int) -> BodyShape:
                     raise BodyRefused(_pointer((crumb, key)), f"the key {_LONE_SURROGATE}")
                 stack.append((item, (crumb, key), depth + 1))
         else:
+            if values + len(node) > max_values:
+                raise TooManyValues("", f"the body holds over {max_values} JSON values")
             stack.extend((item, (crumb, index), depth + 1) for index, item in enumerate(node))
     return BodyShape(values, deepest)

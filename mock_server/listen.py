@@ -1,10 +1,10 @@
 """Where the mock listens: a busy port is an error, and IPv6 loopback is served beside IPv4's.
 
-Why the explicit port check: a busy port is then one clear line before anything starts (uvicorn itself
-logs the bind error and exits 1 after loading the app; granian, served before, bound with SO_REUSEPORT and
-started "fine"). Binding a plain socket (no SO_REUSEPORT) fails exactly when another process listens.
+Why the explicit port check: a busy port is then one clear line before anything starts (granian binds with
+SO_REUSEPORT, so a second server on a busy port would start "fine" and share it). Binding a plain socket
+(no SO_REUSEPORT) fails exactly when another process listens.
 
-Why a forwarder for [::1]: uvicorn listens on one address, and `localhost` resolves to ::1 first for
+Why a forwarder for [::1]: granian listens on one address, and `localhost` resolves to ::1 first for
 Node (Vite's proxy, undici) and some browsers; binding `::` would open the mock to the network. When the
 mock listens on 127.0.0.1 (or localhost), a small TCP forwarder on [::1]:port, on its own thread, relays
 to it. It costs only IPv6 clients one loopback hop.

@@ -17,6 +17,7 @@ from mock_server.errors import (
     DomainError,
     LeadNotFound,
     LimitReached,
+    MetadataBudgetSpent,
     MetadataFull,
 )
 
@@ -104,6 +105,7 @@ _DOMAIN_PROBLEMS: dict[type[DomainError], tuple[int, str]] = {
     AliasNotFound: (404, "not-found"),
     DeletionNotFound: (404, "not-found"),
     MetadataFull: (409, "metadata-full"),
+    MetadataBudgetSpent: (409, "metadata-full"),
     LimitReached: (409, "limit-reached"),
 }
 

@@ -1,6 +1,6 @@
 """`leadvibe-mock --proxy UPSTREAM`: the validating proxy (mock_server.proxy) served like the mock.
 
-Same port, host, CORS origins and body limits as the mock, served by uvicorn like the mock (`serving.serve`);
+Same port, host, CORS origins and body limits as the mock, served by granian like the mock (`serving.serve`);
 kept out of cli.py (which only hands over to `serve_proxy`) so the two evolve apart. At exit it prints
 the summary of the journal.
 """
@@ -11,12 +11,12 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from leadvibe_contract.contract import SpecError, load_contract
 from mock_server.config import LOCAL_ORIGINS
-from mock_server.http_layer import HeadLimits
 from mock_server.limits import LIMITS
 from mock_server.listen import base_url, exit_if_busy
 from mock_server.proxy import ValidatingProxy
@@ -131,7 +131,7 @@ def serve_proxy(args: argparse.Namespace) -> None:
         recorder,
     )
     try:
-        serve(proxy, args.host, args.port, HeadLimits.of(body_timeout), date_header=False)
+        serve(proxy, args.host, args.port, replace(LIMITS, request_body_timeout=body_timeout))
     finally:
         print(summary(read_journal(journal_path), journal_path), flush=True)
         if recorder is not None:

@@ -27,7 +27,7 @@ def compact_json(value: Any) -> RawJson:
 
 def _as_fragment(value: Any) -> orjson.Fragment:
     if isinstance(value, RawJson):
-        return orjson.Fragment(value)
+        return orjson.Fragment(bytes(value))  # a Fragment takes exactly bytes, not a subclass
     raise TypeError(f"{type(value).__name__} is not JSON")
 
 

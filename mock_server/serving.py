@@ -1,11 +1,12 @@
-"""The Flask (WSGI) app served by uvicorn, run only once its request body has arrived within bounds.
+"""The Flask (WSGI) app served by granian, run only once its request body has arrived within bounds.
 
 Why not a WSGI server: there the one Python thread blocks in `wsgi.input.read()` while a client trickles
 (or stops sending) its body, and every other client waits behind it (issue #10). Here the body is awaited
 on the event loop (`channel.py`: a deadline and a size cap): a stalled client holds a coroutine, never
 the thread. Only once the whole body is in memory does the app run, synchronously, on the same thread (so
-the app runs one request at a time). uvicorn serves it through `http_layer.py`, whose own refusals are
-problem documents too.
+the app runs one request at a time). granian serves it through its public options only (`serve`); what
+it refuses before the app sees it (malformed HTTP, a head over its size) is its own plain answer
+(docs/mock-limits.md).
 
 This layer also applies simulated latency (awaited here, so a slow answer delays no other client; see
 `chaos.py`), cuts the connection for a simulated drop, and records every request (`journal.py`).
@@ -14,26 +15,31 @@ This layer also applies simulated latency (awaited here, so a slow answer delays
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
-from types import FrameType
 from typing import Any
 
-import uvicorn
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.server.embed import Server
 
-from mock_server.channel import Channel, Handler, Request, asgi_app, problem_response
+from mock_server.channel import Channel, Handler, Receive, Request, Scope, Send, asgi_app, problem_response
 from mock_server.chaos import CHUNK, CONNECTION_FAULTS, DELAY_HEADER, DRIBBLE, DROP, EMPTY, FAIL_HEADER, FAIL_KEY
 from mock_server.controls import NOTE_KEY, Controls
-from mock_server.http_layer import HeadLimits, ProblemHttpProtocol, RefusalHook
+from mock_server.limits import MockLimits
 from mock_server.problems import ApiProblem
 
 log = logging.getLogger("mock_server")
 
 DRIBBLE_PIECES = 10  # a dribbled body: ten pieces, 200 ms apart
 DRIBBLE_PAUSE = 0.2
+STOP_GRACE_SECONDS = 2.0  # what a request still running at Ctrl-C may take before it is cut short
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -77,17 +83,13 @@ class BoundedBodyApp:
     async def _fault(channel: Channel, fault: str, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
         if fault == DROP:  # the status line and half the promised body, then the connection closes
             await channel.cut_short(status, headers, data[: len(data) // 2])
-        elif fault == EMPTY:
-            await channel.close()
+        elif fault == EMPTY:  # the head, not a byte of the body (ASGI has no way to send nothing at all)
+            await channel.cut_short(status, headers, b"")
         elif fault == CHUNK:  # no Content-Length: the body goes chunked, and breaks off in its first chunk
             unframed = [(name, value) for name, value in headers if name.lower() != "content-length"]
             await channel.cut_short(status, unframed, data[: len(data) // 2])
         else:
             await channel.dribble(status, headers, data, pieces=DRIBBLE_PIECES, pause=DRIBBLE_PAUSE)
-
-    def record_refusal(self, method: str, target: str, status: int, body: bytes) -> None:
-        """A request the HTTP layer refused before any app ran: in the log line and the journal too."""
-        self.controls.journal.record(method, target, "", status, 0.0, body, "refused by the HTTP layer")
 
     async def _simulate(self, request: Request, path: str, extra: dict[str, Any]) -> Any:
         """Await the chosen latency; return the chosen failure (handed to the app, or DROP)."""
@@ -177,50 +179,72 @@ def wsgi_environ(request: Request, body: bytes) -> dict[str, Any]:
     return environ
 
 
-class _Server(uvicorn.Server):
-    """Stops on SIGINT or SIGTERM and returns. (uvicorn raises the signal again once stopped: Ctrl-C would
-    end in a KeyboardInterrupt traceback, and SIGTERM would kill the process before the proxy's summary.)"""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
-
-
 def serve(
     handler: Handler,
     host: str,
     port: int,
-    limits: HeadLimits,
+    limits: MockLimits,
     on_start: Iterable[Callable[..., None]] = (),
-    on_refusal: RefusalHook | None = None,
-    *,
-    date_header: bool = True,
 ) -> None:
-    """Serve until SIGINT or SIGTERM: uvicorn in this process (the state is in memory: one process), its
-    event loop uvloop where installed (a dependency wherever it builds: not on Windows), else asyncio.
-    `date_header=False` for the proxy, which passes the upstream's Date (uvicorn would add a second)."""
-    config = uvicorn.Config(
-        asgi_app(handler),
-        host=host,
+    """Serve until SIGINT or SIGTERM: granian's embeddable server in this process's event loop (the state
+    is in memory: one process), through its documented options only (docs/measurements.md, Why granian).
+    hyper answers what is not HTTP/1.1 with its own empty 400, a head over `max_head_bytes` with an
+    empty 431, and closes a head not read within the body timeout; at most `max_connections` are served
+    at once (the next wait in the kernel's backlog)."""
+    running: set[asyncio.Task[Any]] = set()
+    app = asgi_app(handler, limits)
+
+    async def tracked(scope: Scope, receive: Receive, send: Send) -> None:
+        task = asyncio.current_task()
+        assert task is not None  # granian runs each request as a task of this loop
+        running.add(task)
+        try:
+            await app(scope, receive, send)
+        finally:
+            running.discard(task)
+
+    server = Server(
+        tracked,
+        address=host,
         port=port,
-        http=ProblemHttpProtocol.with_limits(limits, on_refusal),
-        ws="none",
-        lifespan="off",
-        loop="auto",
-        log_level="error",  # the journal says what happened; uvicorn's own lines would repeat it
-        access_log=False,
-        server_header=False,
-        date_header=date_header,
-        proxy_headers=False,  # X-Forwarded-* from a local client must not change the scheme or the client
-        timeout_graceful_shutdown=2,  # a stalled client cannot hold a Ctrl-C
+        interface=Interfaces.ASGINL,  # no lifespan: the app is ready before the server starts
+        http=HTTPModes.http1,
+        websockets=False,
+        backpressure=limits.max_connections,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=int(limits.request_body_timeout * 1000), max_buffer_size=limits.max_head_bytes
+        ),
+        log_level=LogLevels.error,  # the journal says what happened
+        log_access=False,
     )
-    server = _Server(config)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
+        serving = asyncio.ensure_future(server.serve())
+
+        def stop() -> None:
+            """granian waits for the requests in flight (a stalled body, a 60 s X-Mock-Delay) and for answers
+            a client does not read: after the grace the requests are cancelled (a 503 problem if they had
+            not begun, `channel.asgi_app`), and after another the server is, with what it still holds."""
+            server.stop()  # type: ignore[no-untyped-call]
+            loop.call_later(STOP_GRACE_SECONDS, lambda: [task.cancel() for task in list(running)])
+            loop.call_later(2 * STOP_GRACE_SECONDS, serving.cancel)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop)
         for start in on_start:
             start(loop)
-        await server.serve()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
 
-    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
         runner.run(run())
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where installed (a dependency wherever it builds: not on Windows), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    return uvloop.new_event_loop

@@ -21,7 +21,14 @@ from sortedcontainers import SortedList
 from leadvibe_contract.contract import Contract
 from leadvibe_contract.windows import window
 from mock_server.auth import Scope
-from mock_server.errors import AliasNotFound, DeletionNotFound, LeadNotFound, LimitReached, MetadataFull
+from mock_server.errors import (
+    AliasNotFound,
+    DeletionNotFound,
+    LeadNotFound,
+    LimitReached,
+    MetadataBudgetSpent,
+    MetadataFull,
+)
 from mock_server.lead_index import LeadIndex
 from mock_server.limits import LIMITS
 from mock_server.raw_json import RawJson, compact_json
@@ -187,6 +194,7 @@ class StoreLimits:
     max_aliases_per_lead: int = 50
     max_deletions_per_ou: int = 10_000
     max_event_metadata_bytes: int = 64 * 1024 * 1024
+    max_lead_metadata_bytes: int = 64 * 1024 * 1024
     # Metadata the server sets on events of a type, whatever was sent (LeadEvent's if/then in the spec).
     server_metadata: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     # The window values of the list filters (the spec's enums), each kept as an index of the list.
@@ -205,6 +213,7 @@ class StoreLimits:
             max_aliases_per_lead=LIMITS.max_aliases_per_lead,
             max_deletions_per_ou=LIMITS.max_deletions_per_ou,
             max_event_metadata_bytes=LIMITS.max_event_metadata_bytes,
+            max_lead_metadata_bytes=LIMITS.max_lead_metadata_bytes,
             server_metadata=_server_metadata(spec.schema("LeadEvent")),
             max_metadata_keys=LIMITS.max_metadata_keys,
         )
@@ -239,6 +248,21 @@ def _server_metadata(event: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     event_type = event["if"]["properties"]["event_type"]["const"]
     fields = event["then"]["properties"]["metadata"]["properties"]
     return {event_type: {key: value["const"] for key, value in fields.items()}}
+
+
+# What a metadata key costs besides its text: the key's str, the value's bytes object and the dict's slot.
+KEY_OVERHEAD = 160
+
+
+def kept_metadata(metadata: Mapping[str, Any]) -> dict[str, RawJson]:
+    """A lead's metadata as kept: each value compact JSON text, which costs its length (parsed, a value
+    of empty arrays took twenty times that; raw_json.py) and is written into answers as it is."""
+    return {key: value if isinstance(value, RawJson) else compact_json(value) for key, value in metadata.items()}
+
+
+def metadata_cost(metadata: Mapping[str, RawJson]) -> int:
+    """Bytes a lead's metadata counts against max_lead_metadata_bytes: its memory, all of it."""
+    return sum(len(key) * 4 + len(value) + KEY_OVERHEAD for key, value in metadata.items())
 
 
 def _rule_needles(rulesets: Iterable[Ruleset]) -> dict[str, tuple[str, ...]]:
@@ -281,6 +305,7 @@ class LeadStore:
         with self._lock:
             self._seed = seed or self._seed
             self._metadata_bytes = 0  # of ingested events' metadata kept as sent (max_event_metadata_bytes)
+            self._lead_metadata_bytes = 0  # of leads' metadata, each as `metadata_cost` (max_lead_metadata_bytes)
             self._rulesets: tuple[Ruleset, ...] = self._seed.rulesets
             self._primary = next(r for r in self._seed.rulesets if r.primary and r.kind == "engagement")
             self._needles = _rule_needles(self._rulesets)
@@ -298,6 +323,7 @@ class LeadStore:
             for lead_seed in self._seed.leads:
                 lead = self._materialize(lead_seed, now)
                 self._leads[lead.lead_id] = lead
+                self._lead_metadata_bytes += metadata_cost(lead.metadata)
                 for alias in lead.aliases:
                     self._alias_owner[self._alias_key(lead.scope, alias.kind, alias.value)] = lead.lead_id
             self._index = {Scope(unit.org_id, unit.unit_id): self._new_index() for unit in self._seed.org_units}
@@ -336,7 +362,7 @@ class LeadStore:
             updated_at=updated_at,
             owner_name=seed.owner_name,
             owner_id=seed.owner_id,
-            metadata=dict(seed.metadata),
+            metadata=kept_metadata(seed.metadata),
             aliases=sorted(
                 (Alias(a.alias_id, a.kind, a.value, resolve_time(a.created_at, now)) for a in seed.aliases),
                 key=lambda alias: alias.created_at,
@@ -541,10 +567,11 @@ class LeadStore:
             lead = self._visible(scope, lead_id)
             if len(changes.get("metadata", ())) > self._limits.max_metadata_keys:  # all or nothing
                 raise MetadataFull(len(changes["metadata"]), self._limits.max_metadata_keys)
+            metadata = kept_metadata(changes["metadata"]) if "metadata" in changes else lead.metadata
+            self._spend_metadata(lead.metadata, metadata)
             if "owner_name" in changes:
                 lead.owner_name = changes["owner_name"]
-            if "metadata" in changes:
-                lead.metadata = dict(changes["metadata"])
+            lead.metadata = metadata
             self._touch(lead, self._clock())
             return lead.view()
 
@@ -557,9 +584,10 @@ class LeadStore:
                 if value is None:
                     merged.pop(key, None)
                 else:
-                    merged[key] = value
+                    merged[key] = compact_json(value)
             if len(merged) > self._limits.max_metadata_keys:
                 raise MetadataFull(len(merged), self._limits.max_metadata_keys)
+            self._spend_metadata(lead.metadata, merged)
             lead.metadata = merged
             self._touch(lead, self._clock())
             return lead.view()
@@ -582,6 +610,7 @@ class LeadStore:
             del self._leads[lead_id]
             self._index[scope].remove(lead_id)
             self._forget(lead.events)
+            self._lead_metadata_bytes -= metadata_cost(lead.metadata)
             for alias in lead.aliases:
                 self._alias_owner.pop(self._alias_key(scope, alias.kind, alias.value), None)
             kept = self._deletions.setdefault(scope, {})
@@ -628,6 +657,13 @@ class LeadStore:
             self._rescore(lead, score)
             self._touch(lead, now)
             return {"message": "Event accepted", "event_id": event.event_id, "lead_id": lead.lead_id}
+
+    def _spend_metadata(self, old: Mapping[str, RawJson], new: Mapping[str, RawJson]) -> None:
+        """Count `new` instead of `old` against max_lead_metadata_bytes, or refuse (nothing changes)."""
+        held = self._lead_metadata_bytes - metadata_cost(old) + metadata_cost(new)
+        if held > self._limits.max_lead_metadata_bytes and held > self._lead_metadata_bytes:  # a cut passes
+            raise MetadataBudgetSpent(self._lead_metadata_bytes, self._limits.max_lead_metadata_bytes)
+        self._lead_metadata_bytes = held
 
     def _forget(self, events: list[Event]) -> None:
         """Events dropped: the metadata they kept no longer counts against max_event_metadata_bytes."""

@@ -21,7 +21,7 @@ from jsonschema_rs import ValidationError, Validator
 
 from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec
 from leadvibe_contract.rules import broken_rules
-from mock_server.json_body import BodyRefused, encodable, read_json
+from mock_server.json_body import BodyRefused, TooManyValues, encodable, read_json
 from mock_server.limits import LIMITS
 from mock_server.problems import (
     FieldError,
@@ -219,7 +219,6 @@ class RequestValidator:
                 errors += [FieldError("query", name, broken.detail) for name in broken.names]
         if errors:
             raise validation_error(errors)
-        self._check_sizes(operation, parsed)
         forms = operation.body.forms if operation.body is not None else {}
         form = next((name for name, validator in forms.items() if validator.is_valid(parsed)), None)
         return ValidRequest(values["path"], values["query"], parsed, frozenset(query), form)
@@ -257,10 +256,13 @@ class RequestValidator:
             shown = media_type or "(none)"
             raise unsupported_media_type(f"Content-Type '{shown}' is not supported; send {accepted}.")
         try:
-            parsed, shape = read_json(raw, self._max_depth)
+            parsed, shape = read_json(raw, self._max_depth, LIMITS.max_json_values)
+        except TooManyValues as refused:
+            raise payload_too_large(refused.detail.capitalize() + ".") from None
         except BodyRefused as refused:
             errors.append(FieldError("body", refused.pointer, refused.detail))
             return None
+        self._check_sizes(operation, parsed)  # before the schema's walk: a value over its size costs no more
         errors += _errors(self._spec, spec.media_types[media_type], parsed, "body", None, shape.values)
         return parsed
 

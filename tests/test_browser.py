@@ -72,7 +72,7 @@ def page_port() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    """The real mock (uvicorn), its log in a file."""
+    """The real mock (granian), its log in a file."""
     port = free_port()
     log = tmp_path_factory.mktemp("mock") / "mock.log"
     with log.open("wb") as out:

@@ -52,8 +52,9 @@ def test_a_bad_seed_file_stops_the_mock_with_a_clear_message(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_the_mock_stops_cleanly_on_ctrl_c_and_sigterm(stop: signal.Signals) -> None:
-    """`make mock`, then Ctrl-C (or a supervisor's SIGTERM): exit 0, no traceback, while a client is
-    connected mid-body (the graceful shutdown does not wait on it for ever)."""
+    """`make mock`, then Ctrl-C (or a supervisor's SIGTERM): exit 0, no traceback, within seconds, while a
+    client is connected mid-body, another waits on a 60 s delay (each gets a 503 problem after 2 s), and a
+    third reads none of its answers (granian would wait for it for ever: the server is cut 2 s later)."""
     port = free_port()
     process = subprocess.Popen(
         [*MOCK, "--port", str(port), "--quiet"],
@@ -72,12 +73,28 @@ def test_the_mock_stops_cleanly_on_ctrl_c_and_sigterm(stop: signal.Signals) -> N
                 time.sleep(0.05)
         stalled = socket.create_connection(("127.0.0.1", port))
         stalled.sendall(b"PUT /lead/ld_123 HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{")
-        time.sleep(0.2)
+        delayed = socket.create_connection(("127.0.0.1", port))
+        delayed.sendall(
+            b"GET /lead/ld_123 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer kbn_pat_demo\r\nX-Mock-Delay: 60000\r\n\r\n"
+        )
+        unread = socket.socket()  # asks for Swagger UI's bundle three times and reads none of it
+        unread.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        unread.connect(("127.0.0.1", port))
+        unread.sendall(b"GET /docs/static/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        time.sleep(0.5)
+        started = time.monotonic()
         os.killpg(process.pid, stop)
         _, stderr = process.communicate(timeout=15)
-        stalled.close()
+        took = time.monotonic() - started
+        delayed.settimeout(1)
+        answer = delayed.recv(65536)
+        for sock in (stalled, delayed, unread):
+            sock.close()
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
+    assert took < 8, f"stopped after {took:.1f} s"  # in flight: 2 s, not a 60 s delay; unread answers: 2 more
+    assert answer.startswith(b"HTTP/1.1 503"), answer
+    assert b"/problems/shutting-down" in answer

@@ -325,7 +325,10 @@ def test_the_journal_answers_was_it_called_n_times_and_with_what(serve: Serve) -
 def test_more_fault_kinds_empty_a_broken_chunk_and_a_dribbled_body(serve: Serve) -> None:
     base, _ = serve()
     auth = "Authorization: Bearer kbn_pat_demo\r\n"
-    assert _raw_get(base, "/lead/ld_123", f"{auth}X-Mock-Fail: empty\r\n") == b""
+    head, _, body = _raw_get(base, "/lead/ld_123", f"{auth}X-Mock-Fail: empty\r\n").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert b"content-length: " in head.lower()
+    assert body == b""  # the head, then the connection closes: not a byte of the promised body
     head, _, body = _raw_get(base, "/lead/ld_123", f"{auth}X-Mock-Fail: chunk\r\n").partition(b"\r\n\r\n")
     lines = head.decode().lower().split("\r\n")
     assert "transfer-encoding: chunked" in lines

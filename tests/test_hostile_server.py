@@ -1,5 +1,6 @@
-"""Issue #10 against the real server (`leadvibe-mock`, uvicorn) over raw sockets: a stalled or oversized
-body never freezes other clients, and what the HTTP layer refuses is a problem document too."""
+"""Issues #10 and #19 against the real server (`leadvibe-mock`, granian) over raw sockets: a stalled or
+oversized request never freezes other clients; what reaches the app is answered with a problem document,
+and what granian refuses before the app is its own empty answer (docs/mock-limits.md)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from mock_server.limits import LIMITS
 from tests.running import MOCK, free_port
 
 BODY_TIMEOUT = 1.0
-KEEP_ALIVE = 5.0  # uvicorn's idle timeout between requests
 SERVER: dict[str, int] = {}  # the served mock's pid, for its memory
 HEAD = "Host: 127.0.0.1\r\nAuthorization: Bearer kbn_pat_demo\r\nContent-Type: application/json\r\n"
 
@@ -144,21 +144,29 @@ def test_slash_merging_never_redirects_off_the_mock(server: tuple[str, int]) -> 
 
 
 TARGET_LIMIT = LIMITS.max_request_target_bytes
-FIELDS_LIMIT = LIMITS.max_header_fields
+FIELDS_LIMIT = 100  # hyper's, fixed
 HEADER_BYTES_LIMIT = LIMITS.max_header_bytes
 
 
-def _problem_of(answer: bytes) -> tuple[int, dict[str, object]]:
-    """The status and the problem document of a raw answer, which must close the connection."""
+def _problem_of(answer: bytes, *, closes: bool = True) -> tuple[int, dict[str, object]]:
+    """The status and the problem document of a raw answer, which must close the connection (`closes`)."""
     head, _, body = answer.partition(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     fields = {line.split(b":", 1)[0].lower(): line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]}
     assert fields[b"content-type"] == b"application/problem+json", head
-    assert fields[b"connection"] == b"close", head
+    assert not closes or fields[b"connection"] == b"close", head
     assert int(fields[b"content-length"]) == len(body), head
     problem = orjson.loads(body)
     assert problem["status"] == status
     return status, problem
+
+
+def _own_answer_of(answer: bytes) -> int:
+    """The status of granian's own refusal: no body, the connection closed after it."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    fields = {line.split(b":", 1)[0].lower(): line.split(b":", 1)[1].strip() for line in head.split(b"\r\n")[1:]}
+    assert (fields[b"content-length"], fields[b"connection"], body) == (b"0", b"close", b""), answer[:300]
+    return int(head.split(b" ", 2)[1])
 
 
 @pytest.mark.parametrize(
@@ -170,52 +178,22 @@ def _problem_of(answer: bytes) -> tuple[int, dict[str, object]]:
             "/problems/uri-too-long",
         ),
         (
-            b"GET /leads?" + b"a" * 65_536 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-            414,
-            "/problems/uri-too-long",
-        ),
-        (
-            b"GET /leads HTTP/1.1\r\nHost: x\r\n"
-            + b"".join(b"X-H%d: v\r\n" % i for i in range(FIELDS_LIMIT))
-            + b"\r\n",
-            431,
-            "/problems/headers-too-large",
-        ),
-        (
             b"GET /leads HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * HEADER_BYTES_LIMIT + b"\r\n\r\n",
             431,
             "/problems/headers-too-large",
         ),
-        (
-            # One header value that never ends: bounded by counting bytes, not by waiting for its end.
-            b"GET /leads HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 400_000,
-            431,
-            "/problems/headers-too-large",
-        ),
-        (b"NOT HTTP AT ALL\r\n\r\n", 400, "/problems/malformed-request"),
-        (b"GET /lead/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400, "/problems/malformed-request"),
         (
             b"PUT /lead/ld_123 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}",
             400,
             "/problems/malformed-request",
         ),
     ],
-    ids=[
-        "target-over-limit",
-        "64k-query",
-        "too-many-headers",
-        "header-bytes",
-        "endless-header",
-        "garbage",
-        "non-ascii-target",
-        "length-and-chunked",
-    ],
+    ids=["target-over-limit", "header-bytes", "length-and-chunked"],
 )
-def test_what_the_http_layer_refuses_is_a_problem_document(
+def test_what_reaches_the_app_past_a_limit_is_a_problem_document(
     server: tuple[str, int], request_bytes: bytes, status: int, problem_type: str
 ) -> None:
-    """Refused before any operation is chosen (docs/measurements.md, Limits and abuse): still a problem document, the
-    connection closed after it (and read to its end: the client sees the answer, not a reset)."""
+    """Within the head granian accepts, the mock's own limits are problem documents, the connection closed."""
     sock = _open(server, request_bytes)
     answer = _answer(sock)
     sock.close()
@@ -224,9 +202,49 @@ def test_what_the_http_layer_refuses_is_a_problem_document(
     _health_is_quick(server)
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /leads?" + b"a" * 65_536 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 431),
+        (
+            b"GET /leads HTTP/1.1\r\nHost: x\r\n"
+            + b"".join(b"X-H%d: v\r\n" % i for i in range(FIELDS_LIMIT))
+            + b"\r\n",
+            431,
+        ),
+        (b"GET /leads HTTP/1.1\r\nHost: x\r\nX-Endless: " + b"a" * 400_000, 431),
+        (b"NOT HTTP AT ALL\r\n\r\n", 400),
+        (b"GET /lead/\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"GET /lead/ld_123 HTTP/2.0\r\n\r\n", 400),
+        (b"GET /_mock/health HTTP/0.9\r\n\r\n", 400),
+        (b"GET /_mock/health\r\n\r\n", 400),
+    ],
+    ids=[
+        "64k-query",
+        "too-many-headers",
+        "endless-header",
+        "garbage",
+        "non-ascii-target",
+        "http-2.0",
+        "http-0.9",
+        "no-version",
+    ],
+)
+def test_what_granian_refuses_before_the_app_is_its_own_empty_answer(
+    server: tuple[str, int], request_bytes: bytes, status: int
+) -> None:
+    """Malformed HTTP and a head over `max_head_bytes` (or hyper's 100 fields): granian's status line, no
+    body, the connection closed (as Prism and WireMock answer with their server's own); others unharmed."""
+    sock = _open(server, request_bytes)
+    answer = _answer(sock)
+    sock.close()
+    assert _own_answer_of(answer) == status
+    _health_is_quick(server)
+
+
 def test_a_refusal_waits_for_the_answers_owed_to_earlier_pipelined_requests(server: tuple[str, int]) -> None:
     """Two requests in one send, the first slow, the second garbage: the first answer comes first, whole,
-    then the problem, then the close (never the problem first, which would desynchronise the client)."""
+    then the refusal, then the close (never the refusal first, which would desynchronise the client)."""
     first = f"GET /lead/ld_123 HTTP/1.1\r\n{HEAD}X-Mock-Delay: 300\r\n\r\n".encode()
     sock = _open(server, first + b"NOT HTTP AT ALL\r\n\r\n")
     answer = _answer(sock)
@@ -237,8 +255,7 @@ def test_a_refusal_waits_for_the_answers_owed_to_earlier_pipelined_requests(serv
         next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1]
     )
     assert orjson.loads(rest[:length])["lead_id"] == "ld_123"
-    got, problem = _problem_of(rest[length:])
-    assert (got, problem["type"]) == (400, "/problems/malformed-request")
+    assert _own_answer_of(rest[length:]) == 400
 
 
 def test_the_limits_are_not_refused_below_them(server: tuple[str, int]) -> None:
@@ -259,16 +276,14 @@ def test_the_limits_are_not_refused_below_them(server: tuple[str, int]) -> None:
     assert not answer.startswith((b"HTTP/1.1 414", b"HTTP/1.1 431")), answer[:300]
 
 
-def test_a_head_that_does_not_arrive_in_time_is_a_408(server: tuple[str, int]) -> None:
+def test_a_head_that_does_not_arrive_in_time_is_closed(server: tuple[str, int]) -> None:
     """A client that trickles (or stops sending) its request line and headers holds a socket, not the
-    thread, and only until the deadline."""
+    thread, and only until the deadline (granian's header read timeout): then the connection closes."""
     sock = _open(server, b"GET /lead/ld_123 HTTP/1.1\r\nHost: x\r\nX-Slow: ")
     _health_is_quick(server)
     started = time.monotonic()
-    answer = _answer(sock)
+    assert _answer(sock) == b""
     sock.close()
-    got, problem = _problem_of(answer)
-    assert (got, problem["type"]) == (408, "/problems/request-timeout")
     assert time.monotonic() - started < BODY_TIMEOUT + 3
 
 
@@ -315,8 +330,9 @@ def _final_answer(answer: bytes) -> bytes:
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(head=HOSTILE_HEADS)
 def test_whatever_head_arrives_the_answer_is_the_specs_or_a_problem(server: tuple[str, int], head: bytes) -> None:
-    """Never silence, never an empty or a plain-text error: a status line, and every 4xx and 5xx a
-    problem document. (A head that leaves a body owed ends with the body deadline's 408.)"""
+    """Never silence, never a plain-text error: a status line, and every 4xx and 5xx a problem document,
+    or granian's own empty refusal of malformed HTTP. (A head that leaves a body owed ends with the body
+    deadline's 408.)"""
     sock = _open(server, head)
     answer = _final_answer(_answer(sock))
     sock.close()
@@ -324,8 +340,11 @@ def test_whatever_head_arrives_the_answer_is_the_specs_or_a_problem(server: tupl
     status = int(answer.split(b" ", 2)[1])
     assert 200 <= status < 500, (head, answer[:300])
     if status >= 400 and head[:4] != b"HEAD":
-        _, problem = _problem_of(answer)
-        assert str(problem["type"]).startswith("/problems/"), answer[:300]
+        if b"content-type" in answer.partition(b"\r\n\r\n")[0].lower():
+            _, problem = _problem_of(answer, closes=False)  # an app's 401 keeps the connection
+            assert str(problem["type"]).startswith("/problems/"), answer[:300]
+        else:
+            assert _own_answer_of(answer) in (400, 431), (head, answer[:300])
 
 
 def test_pipelined_requests_before_a_refusal_are_all_answered_first(server: tuple[str, int]) -> None:
@@ -337,6 +356,7 @@ def test_pipelined_requests_before_a_refusal_are_all_answered_first(server: tupl
     sock.close()
     statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
     assert statuses == [200] * 301 + [400], statuses[-5:]
+    assert _own_answer_of(answer[answer.rindex(b"HTTP/1.1 400") :]) == 400
     assert b'"owner_name":"Jane Smith"' in answer.split(b"HTTP/1.1 200")[1]
 
 
@@ -357,7 +377,7 @@ def test_blank_lines_do_not_keep_a_connection_open(server: tuple[str, int]) -> N
     sock = socket.create_connection(server, timeout=10)
     started = time.monotonic()
     closed = False
-    while not closed and time.monotonic() - started < KEEP_ALIVE + 5:
+    while not closed and time.monotonic() - started < BODY_TIMEOUT + 5:
         try:
             sock.sendall(b"\r\n")
             sock.settimeout(0.5)
@@ -368,16 +388,7 @@ def test_blank_lines_do_not_keep_a_connection_open(server: tuple[str, int]) -> N
             closed = True
     sock.close()
     assert closed
-    assert time.monotonic() - started < KEEP_ALIVE + 2
-
-
-@pytest.mark.parametrize("hosts", [b"", b"Host: x\r\nHost: y\r\n"], ids=["no-host", "two-hosts"])
-def test_an_http11_request_needs_exactly_one_host(server: tuple[str, int], hosts: bytes) -> None:
-    sock = _open(server, b"GET /_mock/health HTTP/1.1\r\n" + hosts + b"\r\n")
-    answer = _answer(sock)
-    sock.close()
-    got, problem = _problem_of(answer)
-    assert (got, problem["type"]) == (400, "/problems/malformed-request")
+    assert time.monotonic() - started < BODY_TIMEOUT + 2
 
 
 def _rss_mb(pid: int) -> float:
@@ -385,10 +396,9 @@ def _rss_mb(pid: int) -> float:
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for the server's memory")
-def test_clients_that_do_not_read_are_cut_off_and_hold_no_copies(server: tuple[str, int]) -> None:
-    """150 clients ask for Swagger UI's bundle (1.4 MB) three times each and never read: every answer
-    refers to the same bytes (copies were 1.4 GB for 400 clients), and each connection is aborted once it
-    has not taken any of its answer for the timeout."""
+def test_clients_that_do_not_read_hold_one_answer_each_and_delay_no_one(server: tuple[str, int]) -> None:
+    """150 clients ask for Swagger UI's bundle (1.4 MB) three times each and never read: granian answers
+    a connection's requests one at a time, so each holds at most one answer (three would be 630 MB)."""
     before = _rss_mb(SERVER["pid"])
     clients = []
     for _ in range(150):
@@ -397,45 +407,29 @@ def test_clients_that_do_not_read_are_cut_off_and_hold_no_copies(server: tuple[s
         sock.connect(server)
         sock.sendall(b"GET /docs/static/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
         clients.append(sock)
-    time.sleep(0.5)
-    grown = _rss_mb(SERVER["pid"]) - before
-    time.sleep(BODY_TIMEOUT + 2.5)
-    cut = 0
-    for sock in clients:
-        sock.settimeout(0.2)  # a connection still served would now deliver its answers, then wait
-        try:
-            while sock.recv(1 << 20):
-                pass
-            cut += 1  # closed by the server
-        except TimeoutError:
-            pass
-        except OSError:
-            cut += 1  # reset by the server
-        sock.close()
-    assert grown < 60, f"the server grew by {grown:.0f} MB"
-    assert cut == 150
+    time.sleep(1)
     _health_is_quick(server)
+    grown = _rss_mb(SERVER["pid"]) - before
+    for sock in clients:
+        sock.close()
+    assert grown < 150 * _BUNDLE_BYTES * 1.5 / 1e6, f"the server grew by {grown:.0f} MB"
 
 
-@pytest.mark.parametrize(
-    "request_bytes",
-    [
+def test_an_upgrade_or_connect_is_answered_as_plain_http_1(server: tuple[str, int]) -> None:
+    """No protocol switch: an Upgrade is ignored (RFC 9110, 7.8), a CONNECT is a 405, and the request
+    pipelined after either is read as a request of its own, answered in order."""
+    for first in (
         b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
         b"GET /lead/ld_123 HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
         b"CONNECT /lead/ld_123 HTTP/1.1\r\nHost: x\r\n\r\n",
-        b"GET /lead/ld_123 HTTP/2.0\r\n\r\n",
-        b"GET /_mock/health HTTP/0.9\r\n\r\n",
-        b"GET /_mock/health\r\n\r\n",
-    ],
-    ids=["upgrade-h2c", "upgrade-websocket", "connect", "http-2.0", "http-0.9", "no-version"],
-)
-def test_only_http_1_is_spoken(server: tuple[str, int], request_bytes: bytes) -> None:
-    """httptools stops parsing after an Upgrade or a CONNECT; the next bytes were lost or read as a request."""
-    sock = _open(server, request_bytes + b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n")
-    answer = _answer(sock)
-    sock.close()
-    got, problem = _problem_of(answer)
-    assert (got, problem["type"]) == (400, "/problems/malformed-request")
+    ):
+        sock = _open(server, first + b"GET /_mock/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = _answer(sock)
+        sock.close()
+        statuses = [int(status) for status in re.findall(rb"HTTP/1\.1 (\d{3}) ", answer)]
+        assert len(statuses) == 2, answer[:300]
+        assert statuses[0] in (200, 401, 405), answer[:300]
+        assert statuses[1] == 200, answer[:300]
 
 
 def test_a_body_behind_an_upgrade_is_never_run_as_a_request(server: tuple[str, int]) -> None:
@@ -469,8 +463,8 @@ def test_a_failure_header_with_digits_that_are_not_ascii_is_a_400(server: tuple[
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for the server's memory")
 def test_pipelining_without_reading_holds_bounded_memory(server: tuple[str, int]) -> None:
-    """A client that pipelines requests for ever and reads nothing: the mock stops reading it once 64
-    wait for their answers (uvicorn resumed after every answer: 1.5 GB in 17 s), and cuts it off."""
+    """A client that pipelines requests for ever and reads nothing: granian reads its next request only
+    once the answer before it is written, so the mock holds one answer and stops reading."""
     before = _rss_mb(SERVER["pid"])
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -478,21 +472,17 @@ def test_pipelining_without_reading_holds_bounded_memory(server: tuple[str, int]
     sock.settimeout(0.2)
     burst = b"GET /_mock/health HTTP/1.1\r\nHost: x\r\n\r\n" * 1_000
     started = time.monotonic()
-    cut = False
-    # Filling the kernel's send queue (megabytes on loopback) comes first; on a loaded CI runner that
-    # alone took more than 4 s, so the bound is generous: the loop ends as soon as the client is cut off.
-    while time.monotonic() - started < BODY_TIMEOUT + 30 and not cut:
+    sent = 0
+    while time.monotonic() - started < 5:
         try:
-            sock.send(burst)
+            sent += sock.send(burst)
         except TimeoutError:
             continue
-        except OSError:
-            cut = True
+    _health_is_quick(server)
     grown = _rss_mb(SERVER["pid"]) - before
     sock.close()
     assert grown < 40, f"the server grew by {grown:.0f} MB"
-    assert cut, f"still connected after {time.monotonic() - started:.0f} s of pipelining without reading"
-    _health_is_quick(server)
+    assert sent < 64 * 1024 * 1024, "the server kept reading a client that reads nothing"
 
 
 @pytest.mark.parametrize("pipelined", [False, True], ids=["alone", "behind-a-slow-request"])
@@ -543,7 +533,7 @@ def test_a_slow_reader_that_makes_progress_is_served_to_the_end(server: tuple[st
 _BUNDLE_BYTES = (DIST / "swagger-ui-bundle.js").stat().st_size
 
 
-def test_what_the_http_layer_refuses_is_in_the_journal(server: tuple[str, int]) -> None:
+def test_a_head_over_the_mocks_limits_is_in_the_journal(server: tuple[str, int]) -> None:
     """A front-end developer whose browser sends 40 KB of cookies sees the 431 in the mock's log and in
     /_mock/requests, not only in the browser."""
     sock = _open(
@@ -556,4 +546,4 @@ def test_what_the_http_layer_refuses_is_in_the_journal(server: tuple[str, int]) 
     assert refused, entries
     assert refused[0]["path"].startswith("/leads?who=cookies")
     assert refused[0]["method"] == "GET"
-    assert refused[0]["verdict"] == "refused by the HTTP layer"
+    assert str(refused[0]["verdict"]).startswith("rejected")

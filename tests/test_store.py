@@ -19,6 +19,7 @@ from leadvibe_contract.windows import window
 from mock_server.auth import Scope
 from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, LimitReached, MetadataFull
 from mock_server.limits import LIMITS
+from mock_server.raw_json import parsed
 from mock_server.seed import DEFAULT_SEED, SeedError, load_seed
 from mock_server.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
 from mock_server.timeutil import parse_timestamp
@@ -40,7 +41,8 @@ def lead_store(spec: Contract, clock: FakeClock) -> LeadStore:
 
 
 def test_the_seed_pages_lead_is_served_exactly_as_printed(lead_store: LeadStore) -> None:
-    assert lead_store.get_lead(DEFAULT, "ld_123") == {
+    # parsed: lead metadata is kept as JSON text, written into answers as it is (`store.kept_metadata`)
+    assert parsed(lead_store.get_lead(DEFAULT, "ld_123")) == {
         "lead_id": "ld_123",
         "org_id": "org_456",
         "score": 75,
@@ -79,7 +81,7 @@ def test_update_writes_the_core_fields_and_advances_updated_at(lead_store: LeadS
     second = lead_store.update_lead(DEFAULT, "ld_123", {"metadata": {"company": "Globex"}})  # same clock instant
     assert first["owner_name"] is None
     assert second["owner_name"] is None  # left out: kept
-    assert second["metadata"] == {"company": "Globex"}  # sent: replaced whole
+    assert parsed(second["metadata"]) == {"company": "Globex"}  # sent: replaced whole
     stamps = [parse_timestamp(lead["updated_at"]) for lead in (before, first, second)]
     assert stamps[0] < stamps[1] < stamps[2]
     assert second["created_at"] == before["created_at"]
@@ -88,7 +90,12 @@ def test_update_writes_the_core_fields_and_advances_updated_at(lead_store: LeadS
 
 def test_patch_merges_and_removes_keys_sent_as_null(lead_store: LeadStore) -> None:
     patched = lead_store.patch_metadata(DEFAULT, "ld_123", {"title": "CMO", "company": None, "industry": "Software"})
-    assert patched["metadata"] == {"first_name": "Alex", "last_name": "Johnson", "title": "CMO", "industry": "Software"}
+    assert parsed(patched["metadata"]) == {
+        "first_name": "Alex",
+        "last_name": "Johnson",
+        "title": "CMO",
+        "industry": "Software",
+    }
 
 
 def test_a_patch_beyond_the_key_limit_is_a_conflict_that_changes_nothing(lead_store: LeadStore) -> None:
@@ -207,7 +214,7 @@ def test_a_listed_lead_shows_every_write_at_once(lead_store: LeadStore, clock: F
     lead_store.update_lead(DEFAULT, "ld_123", {"owner_name": "Kim Lee"})
     assert listed()["owner_name"] == "Kim Lee"
     lead_store.patch_metadata(DEFAULT, "ld_123", {"title": "CMO"})
-    assert listed()["metadata"]["title"] == "CMO"  # type: ignore[index]
+    assert parsed(listed()["metadata"])["title"] == "CMO"
     lead_store.set_owner(DEFAULT, "ld_123", None, None)
     assert listed()["owner_name"] is None
     clock.advance(minutes=1)
