@@ -76,7 +76,7 @@ GET_LEAD = Call("GET", "/lead/ld_123")
 PUT_LEAD = Call("PUT", "/lead/ld_123", json.dumps({"owner_name": "Jane Smith", "metadata": {"company": "Acme Corp"}}))
 LIST_LEADS = Call("GET", "/leads")
 LIST_FILTERED = Call("GET", "/leads?min_score=100&page=3")
-# The list filters served from the store's indexes (mock_server/lead_index.py): each must stay within 2x of
+# The list filters served from the store's indexes (mock_server/leads/lead_index.py): each must stay within 2x of
 # the unfiltered list at 100,000 leads.
 LIST_BY_TYPE = Call("GET", "/leads?event_type=page_view")
 LIST_ACTIVE = Call("GET", "/leads?last_active=7d")

@@ -30,7 +30,7 @@ PRISM = "Prism"
 PRISM_PACKAGE = "@stoplight/prism-cli"  # its exact version is pinned in devtools/npm.py
 
 LARGE_SEED_LEADS = 100_000
-_GENERATOR = REPO_ROOT / "mock_server" / "seedgen.py"
+_GENERATOR = REPO_ROOT / "devtools" / "seedgen.py"
 _SEED_ARGS = ["--leads", str(LARGE_SEED_LEADS), "--format", "json", "--max-events", "5"]
 
 # The venv's console scripts sit beside its python (not resolved: a venv's python is a symlink).
@@ -88,7 +88,7 @@ def ensure_prism() -> Path:
 
 
 def large_seed() -> Path:
-    """The path of the 100,000-lead JSON seed, generated with mock_server.seedgen if not cached."""
+    """The path of the 100,000-lead JSON seed, generated with devtools.seedgen if not cached."""
     digest = hashlib.sha256(_GENERATOR.read_bytes() + " ".join(_SEED_ARGS).encode()).hexdigest()[:12]
     path = CACHE_DIR / f"seed-{LARGE_SEED_LEADS}-{digest}.json"
     if path.exists():
@@ -97,9 +97,7 @@ def large_seed() -> Path:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     with partial.open("wb") as out:
-        subprocess.run(
-            [sys.executable, "-m", "mock_server.seedgen", *_SEED_ARGS], cwd=REPO_ROOT, stdout=out, check=True
-        )
+        subprocess.run([sys.executable, "-m", "devtools.seedgen", *_SEED_ARGS], cwd=REPO_ROOT, stdout=out, check=True)
     partial.replace(path)  # atomic: an interrupted run leaves no truncated seed behind
     for stale in CACHE_DIR.glob(f"seed-{LARGE_SEED_LEADS}-*.json"):
         if stale != path:

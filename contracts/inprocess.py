@@ -17,9 +17,9 @@ from urllib.parse import urlencode
 from werkzeug.test import Client
 
 from contracts.client import ApiClient, TokenNames
-from mock_server.app import create_app
+from mock_server.api.app import create_app
+from mock_server.api.state import mock_state
 from mock_server.config import MockConfig
-from mock_server.state import mock_state
 
 MOCK_DELETION_DELAY = timedelta(milliseconds=300)
 Wsgi = Callable[..., Any]

@@ -1,6 +1,6 @@
 """What a response carries beyond the spec (an undeclared field, header or status), judged from the
 contract alone, so that both the gate (`contracts/drift.py`) and the validating proxy
-(`mock_server/proxy.py`) name drift the same way without either importing the other.
+(`mock_server/proxy/app.py`) name drift the same way without either importing the other.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The recording folder (`leadvibe-mock --proxy URL --record DIR`): written by the mock's proxy
-(`mock_server/recording.py`), replayed by the gate (`contracts/replay.py`); the file names and readers
+(`mock_server/proxy/recording.py`), replayed by the gate (`contracts/replay.py`); the file names and readers
 live here so that neither imports the other."""
 
 from __future__ import annotations

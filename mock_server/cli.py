@@ -2,7 +2,7 @@
 
 One process, because the state is in memory. granian's embeddable server (hyper, on uvloop) does the HTTP
 work through its documented options only; it was chosen over uvicorn by measurement (docs/measurements.md,
-Why granian). The Flask app is served through `mock_server.serving`, which awaits request bodies with a
+Why granian). The Flask app is served through `mock_server.serving.server`, which awaits request bodies with a
 deadline and a size cap, so that a slow or stalled client never holds the one Python thread.
 """
 
@@ -16,20 +16,20 @@ from datetime import timedelta
 from pathlib import Path
 
 from leadvibe_contract.contract import SpecError
-from mock_server.app import create_app
-from mock_server.chaos import Chaos, ChaosError, Rule
+from mock_server.api.app import create_app
+from mock_server.api.state import mock_state
 from mock_server.config import LOCAL_ORIGINS, MockConfig
-from mock_server.controls import Controls
-from mock_server.journal import Journal
+from mock_server.leads.seed import DEFAULT_SEED, SeedError
 from mock_server.limits import LIMITS, describe
-from mock_server.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
-from mock_server.proxy_cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
-from mock_server.recording import recording_seed
-from mock_server.reload import Reloader
-from mock_server.scenarios import SCENARIOS
-from mock_server.seed import DEFAULT_SEED, SeedError
-from mock_server.serving import BoundedBodyApp, serve
-from mock_server.state import mock_state
+from mock_server.proxy.cli import add_proxy_arguments, serve_proxy  # the validating proxy (issue #12)
+from mock_server.proxy.recording import recording_seed
+from mock_server.serving.listen import LOOPBACK_NAMES, LoopbackForwarder, base_url, exit_if_busy
+from mock_server.serving.server import BoundedBodyApp, serve
+from mock_server.tools.chaos import Chaos, ChaosError, Rule
+from mock_server.tools.controls import Controls
+from mock_server.tools.journal import Journal
+from mock_server.tools.reload import Reloader
+from mock_server.tools.scenarios import SCENARIOS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,7 +135,7 @@ def banner(base: str, leads: int, seed: Path, scenario: str, also: str | None, c
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    if args.proxy is not None:  # issue #12: the validating proxy instead of the mock (mock_server/proxy_cli.py)
+    if args.proxy is not None:  # issue #12: the validating proxy instead of the mock (mock_server/proxy/cli.py)
         serve_proxy(args)
         return
     if args.scenario not in SCENARIOS:  # a recording: its seed, as it is

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from mock_server.seed import DEFAULT_SEED
-from mock_server.store import LeadStore
-from mock_server.timeutil import Clock, utc_now
+from mock_server.leads.seed import DEFAULT_SEED
+from mock_server.leads.store import LeadStore
+from mock_server.leads.timeutil import Clock, utc_now
 
 # Front ends served from any local port (Vite, Next, CRA ...): http(s)://localhost|127.0.0.1|[::1][:port]
 LOCAL_ORIGINS = (r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$",)

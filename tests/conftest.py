@@ -11,10 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from leadvibe_contract.contract import Contract, load_contract
-from mock_server.app import create_app
+from mock_server.api.app import create_app
+from mock_server.api.state import mock_state
 from mock_server.config import MockConfig
-from mock_server.state import mock_state
-from mock_server.store import LeadStore
+from mock_server.leads.store import LeadStore
 from tests.helpers import FakeClock
 from tests.running import Proxy, start_proxy
 

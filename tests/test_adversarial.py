@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadvibe_contract import example_request, load_contract
-from mock_server.state import mock_state
+from mock_server.api.state import mock_state
 from tests.helpers import DEMO, bearer, problem
 
 SPEC = load_contract()

@@ -9,8 +9,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from leadvibe_contract.contract import Contract
-from mock_server.chaos import Chaos, ChaosError, Rule, parse_delay
-from mock_server.problems import ApiProblem
+from mock_server.api.problems import ApiProblem
+from mock_server.tools.chaos import Chaos, ChaosError, Rule, parse_delay
 from tests.helpers import DEMO, FakeClock, bearer
 
 AUTH = bearer(DEMO)

@@ -11,9 +11,9 @@ from flask.testing import FlaskClient
 
 from leadvibe_contract.contract import load_contract
 from leadvibe_contract.examples import example_request
-from mock_server.scoring import Ruleset
-from mock_server.seed import DEFAULT_SEED, load_seed
-from mock_server.store import LeadRecord, LeadStore
+from mock_server.leads.scoring import Ruleset
+from mock_server.leads.seed import DEFAULT_SEED, load_seed
+from mock_server.leads.store import LeadRecord, LeadStore
 from tests.helpers import DEMO, bearer, problem, send
 
 SPEC = load_contract()

@@ -16,12 +16,12 @@ import pytest
 from flask.testing import FlaskClient
 
 from leadvibe_contract.contract import Contract
-from mock_server.auth import Scope
-from mock_server.errors import LimitReached
-from mock_server.journal import Journal
+from mock_server.api.auth import Scope
+from mock_server.leads.errors import LimitReached
+from mock_server.leads.store import IngestRequest, LeadQuery, LeadStore
+from mock_server.leads.timeutil import format_timestamp
 from mock_server.limits import LIMITS
-from mock_server.store import IngestRequest, LeadQuery, LeadStore
-from mock_server.timeutil import format_timestamp
+from mock_server.tools.journal import Journal
 from tests.helpers import DEMO, FakeClock, bearer, problem
 
 AUTH = bearer(DEMO)

@@ -20,7 +20,7 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_server.docs import DIST
+from mock_server.api.docs import DIST
 from mock_server.limits import LIMITS
 from tests.running import MOCK, free_port
 

@@ -15,10 +15,10 @@ from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mock_server.app import ResponseViolation, create_app
+from mock_server.api.app import ResponseViolation, create_app
 from mock_server.config import MockConfig
-from mock_server.seed import DEFAULT_SEED
-from mock_server.store import LeadStore
+from mock_server.leads.seed import DEFAULT_SEED
+from mock_server.leads.store import LeadStore
 from tests.helpers import DEMO, DEMO_EMEA, OTHER_ORG, FakeClock, bearer, problem
 
 AUTH = bearer(DEMO)

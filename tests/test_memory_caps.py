@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 from flask.testing import FlaskClient
 
-from mock_server.auth import Scope
-from mock_server.channel import Channel, Request, asgi_app
-from mock_server.channel import Scope as AsgiScope
+from mock_server.api.auth import Scope
+from mock_server.leads.store import LeadQuery, LeadStore, metadata_cost
 from mock_server.limits import LIMITS
-from mock_server.store import LeadQuery, LeadStore, metadata_cost
+from mock_server.serving.channel import Channel, Request, asgi_app
+from mock_server.serving.channel import Scope as AsgiScope
 from tests.helpers import DEMO, bearer, problem
 
 AUTH = bearer(DEMO)

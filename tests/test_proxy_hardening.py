@@ -81,7 +81,7 @@ class HostileUpstream:
 
 
 def _lead() -> dict[str, Any]:
-    from mock_server.app import create_app
+    from mock_server.api.app import create_app
 
     client = create_app().test_client()
     body: dict[str, Any] = client.get("/lead/ld_123", headers=AUTH).get_json()

@@ -25,11 +25,11 @@ from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
 from leadvibe_contract.contract import load_contract
 from leadvibe_contract.recorded import read_exchanges, read_manifest
-from mock_server.app import create_app
+from mock_server.api.app import create_app
 from mock_server.cli import main as cli_main
 from mock_server.config import MockConfig
-from mock_server.recording import Redactor
-from mock_server.seed import load_seed
+from mock_server.leads.seed import load_seed
+from mock_server.proxy.recording import Redactor
 from tests.gate.variants import rewrite_leads
 from tests.helpers import served_port
 from tests.running import Proxy, running_mock

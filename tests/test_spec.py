@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 
 from leadvibe_contract.contract import HTTP_METHODS, Contract, default_spec_path, resolve_ref
 from leadvibe_contract.rules import broken_rules
-from mock_server.timeutil import parse_timestamp
+from mock_server.leads.timeutil import parse_timestamp
 
 SEED_PAGE = Path(__file__).parent / "data" / "lead-detail-api.txt"
 URI = "urn:test:openapi"

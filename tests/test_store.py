@@ -16,13 +16,20 @@ from hypothesis import strategies as st
 
 from leadvibe_contract.contract import Contract, default_spec_path, load_contract
 from leadvibe_contract.windows import window
-from mock_server.auth import Scope
-from mock_server.errors import AliasNotFound, DeletionNotFound, DomainError, LeadNotFound, LimitReached, MetadataFull
+from mock_server.api.auth import Scope
+from mock_server.leads.errors import (
+    AliasNotFound,
+    DeletionNotFound,
+    DomainError,
+    LeadNotFound,
+    LimitReached,
+    MetadataFull,
+)
+from mock_server.leads.raw_json import parsed
+from mock_server.leads.seed import DEFAULT_SEED, SeedError, load_seed
+from mock_server.leads.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
+from mock_server.leads.timeutil import parse_timestamp
 from mock_server.limits import LIMITS
-from mock_server.raw_json import parsed
-from mock_server.seed import DEFAULT_SEED, SeedError, load_seed
-from mock_server.store import IngestRequest, LeadQuery, LeadStore, StoreLimits
-from mock_server.timeutil import parse_timestamp
 from tests.helpers import FakeClock
 
 DEFAULT = Scope("org_456", "unit_default")
@@ -374,7 +381,7 @@ def test_concurrent_writes_lose_nothing_and_keep_the_indexes_consistent(lead_sto
 def test_a_bad_seed_file_fails_with_a_message_naming_the_entry(spec: Contract, tmp_path: object) -> None:
     from pathlib import Path
 
-    from mock_server.seed import SeedError
+    from mock_server.leads.seed import SeedError
 
     path = Path(str(tmp_path)) / "seed.yaml"
     text = DEFAULT_SEED.read_text(encoding="utf-8").replace("owner_name: Jane Smith", "owner_name: ''", 1)

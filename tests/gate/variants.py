@@ -18,11 +18,11 @@ from typing import Any
 from flask import Flask
 
 from contracts.inprocess import MOCK_DELETION_DELAY
-from mock_server.app import create_app
-from mock_server.auth import Scope
+from mock_server.api.app import create_app
+from mock_server.api.auth import Scope
 from mock_server.config import MockConfig
-from mock_server.errors import LeadNotFound
-from mock_server.store import LeadRecord, LeadStore
+from mock_server.leads.errors import LeadNotFound
+from mock_server.leads.store import LeadRecord, LeadStore
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

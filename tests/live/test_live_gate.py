@@ -25,7 +25,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 import pytest
 from werkzeug.test import Client
 
-from mock_server.auth import Scope
+from mock_server.api.auth import Scope
 from tests.gate.variants import correct
 from tests.live.faults import Faults, FaultyTarget, serve
 from tests.running import free_port

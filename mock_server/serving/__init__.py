@@ -1,0 +1,1 @@
+"""How the app is served over HTTP: the server, the request channel and where it listens."""
