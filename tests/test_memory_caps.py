@@ -131,9 +131,9 @@ def test_a_body_of_more_values_than_the_mock_reads_is_a_413_before_any_schema_ch
     for field in ("aliases", "zz", "metadata"):
         body = b'{"event_type":"page_view","email":"a@b.co","' + field.encode() + b'":['
         body += b",".join([b"[]"] * count) + b"]}"
-        started = time.perf_counter()
+        started = time.thread_time()  # CPU of this thread (the test client runs the app in it), not wall time
         response = client.post("/ingest", headers=AUTH, data=body, content_type="application/json")
-        took = time.perf_counter() - started
+        took = time.thread_time() - started
         assert response.status_code == 413, field
         assert problem(response)["type"] == "/problems/payload-too-large"
-        assert took < 1.0, f"{field}: {took:.2f} s"
+        assert took < 1.0, f"{field}: {took:.2f} s of CPU"

@@ -450,7 +450,7 @@ def _contracts(tmp: Path, plugin: TargetPlugin, *tests: str) -> dict[str, Any]:
 def test_a_stateful_failure_keeps_the_request_that_showed_it(tmp_path: Path) -> None:
     """The Run remembers the case behind a failure of Schemathesis' state machine too (contracts.run)."""
     variant = deleted_lead_still_readable()
-    plugin = TargetPlugin(Target(mode="mock", token=MOCK_TOKEN, max_examples=10), app=variant.app, reset=variant.reset)
+    plugin = TargetPlugin(Target(mode="mock", token=MOCK_TOKEN, max_examples=25), app=variant.app, reset=variant.reset)
     data = _contracts(tmp_path, plugin, "test_stateful.py")
     [finding] = [f for f in data["findings"] if f["code"] == "ST301"]
     assert finding["check"] == "Deleted resource still available"
