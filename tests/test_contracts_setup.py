@@ -322,6 +322,7 @@ def test_the_live_runner_runs_with_the_mock_unimportable(tmp_path: Path) -> None
         "LEADVIBE_TOKEN": "kbn_pat_demo",
         "LEADVIBE_MAX_EXAMPLES": "3",
         "LEADVIBE_RATE_LIMIT": "1000",
+        "LEADVIBE_CONCURRENCY": "1",  # the tests run in this very process, with the mock blocked
     }
     try:
         result = subprocess.run(

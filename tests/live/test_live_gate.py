@@ -5,121 +5,24 @@ mock behind a fault (tests/live/faults.py); scenarios run three at a time."""
 
 from __future__ import annotations
 
-import base64
 import os
-import shutil
 import signal
-import socket
-import ssl
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 from werkzeug.test import Client
 
 from mock_server.api.auth import Scope
-from tests.gate.variants import correct
-from tests.live.faults import Faults, FaultyTarget, serve
-from tests.running import free_port
+from tests.live.faults import Faults, FaultyTarget
+from tests.live.runs import BASIC, BASIC_HEADER, EDGE, ONE, TOKEN, WRITERS, Result, gate, launch
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
-TOKEN, OTHER = "kbn_pat_demo", "kbn_pat_demo_emea"
-BASIC = ("lv_ci_demo", "lv_cs_demo")  # the seed's demo service account
-BASIC_HEADER = base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode().rstrip("=")
-SEEDED = ("ld_123", "ld_legal_hold", "ld_score_reset", "ld_bot_burst", "ld_456", "ld_789")
-WRITES = ("PUT", "PATCH", "DELETE", "POST")
-
-
-@dataclass(frozen=True)
-class Result:
-    code: int
-    output: str  # stdout and stderr
-    junit: str
-    summary: str  # summary.md and summary.json together
-    seconds: float
-    target: FaultyTarget
-
-    def writes_to_seeded_leads(self) -> list[tuple[str, str]]:
-        return [
-            (r.method, r.path)
-            for r in self.target.requests
-            if r.method in WRITES and any(r.path.rstrip("/").split("/")[2:3] == [lead] for lead in SEEDED)
-        ]
-
-
-def gate(
-    tmp: Path,
-    faults: Faults,
-    *,
-    writes: bool = True,
-    env: dict[str, str] | None = None,
-    args: tuple[str, ...] = (),
-    during: Callable[[subprocess.Popen[str], FaultyTarget], None] | None = None,
-) -> Result:
-    """Run `leadvibe-contracts` against the mock behind `faults`; `during` may act on the process."""
-    with serve(faults) as (base_url, target):
-        return launch(tmp, base_url, target, writes=writes, env=env, args=args, during=during)
-
-
-def launch(
-    tmp: Path,
-    base_url: str,
-    target: FaultyTarget,
-    *,
-    writes: bool = True,
-    env: dict[str, str] | None = None,
-    args: tuple[str, ...] = (),
-    during: Callable[[subprocess.Popen[str], FaultyTarget], None] | None = None,
-    reports: Path | None = None,
-) -> Result:
-    """Run `leadvibe-contracts` against `base_url`, in its own session (process group), from `tmp`."""
-    reports = reports or tmp / "reports"
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(tmp),
-        "PYTHONPATH": str(ROOT),
-        "LEADVIBE_BASE_URL": base_url,
-        "LEADVIBE_TOKEN": TOKEN,
-        "LEADVIBE_MAX_EXAMPLES": "3",
-        "LEADVIBE_RATE_LIMIT": "1000",
-        "LEADVIBE_WAIT_TIMEOUT": "5",
-        "LEADVIBE_STATE_DIR": str(tmp / "state"),
-        "LEADVIBE_CONCURRENCY": "2",  # workers that share a rate, a budget and signals; the default 4 in `latency`
-        **({"LEADVIBE_ALLOW_WRITES": "1", "LEADVIBE_OTHER_OU_TOKEN": OTHER} if writes else {}),
-        **(env or {}),
-    }
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "contracts", "--report-dir", str(reports), "-q", *args],
-        cwd=tmp,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    if during is not None:
-        during(process, target)
-    output, _ = process.communicate(timeout=600)
-    junit = reports / "contracts-live.xml"
-    summaries = [reports / name for name in ("summary.md", "summary.json", "drift.json")]
-    return Result(
-        process.returncode,
-        output,
-        junit.read_text(encoding="utf-8") if junit.exists() else "",
-        "".join(path.read_text(encoding="utf-8") for path in summaries if path.exists()),
-        time.monotonic() - started,
-        target,
-    )
 
 
 def _wait_for(target: FaultyTarget, ingests: int, timeout: float = 120) -> None:
@@ -134,14 +37,6 @@ def _wait_for(target: FaultyTarget, ingests: int, timeout: float = 120) -> None:
 def _interrupt(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
     _wait_for(target, 2)
     process.send_signal(signal.SIGTERM)
-
-
-def _kill(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
-    """Once the run holds a lead of its own (the leads of its own tests live until it ends)."""
-    deadline = time.monotonic() + 120
-    while target.variant.store.lead_count() <= 76 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.kill()
 
 
 def _twice_ctrl_c(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
@@ -186,12 +81,6 @@ def _second_run(tmp: Path) -> Callable[[subprocess.Popen[Any], FaultyTarget], No
     return start
 
 
-# Each scenario runs the tests its property needs: the whole suite only where any test could raise the
-# false alarm in question (a neighbour's writes, an interruption at any point, the budget), and one worker
-# (LEADVIBE_CONCURRENCY=1) where what is tested does not depend on several in flight.
-ONE = {"LEADVIBE_CONCURRENCY": "1"}
-WRITERS = ("-k", "test_ownership or test_writes or test_lead_endpoints")  # every test that writes
-EDGE = ("-k", "methods or singular or put_writes")  # the method probes, and a read and a write beside them
 SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "twice_ctrl_c": lambda tmp: gate(tmp, Faults(latency=0.01), args=WRITERS, during=_twice_ctrl_c),
     "neighbour": lambda tmp: gate(tmp, Faults(), during=_neighbour(5)),
@@ -345,105 +234,6 @@ def test_a_slow_network_gets_a_few_requests_in_flight_within_the_rate(results: d
     assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 40
 
 
-def test_a_killed_run_leaves_a_ledger_that_cleanup_uses(tmp_path: Path) -> None:
-    with serve(Faults(latency=0.01)) as (base_url, target):
-        environment = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(tmp_path),
-            "LEADVIBE_BASE_URL": base_url,
-            "LEADVIBE_TOKEN": TOKEN,
-            "LEADVIBE_ALLOW_WRITES": "1",
-            "LEADVIBE_MAX_EXAMPLES": "3",
-            "LEADVIBE_RATE_LIMIT": "1000",
-            "LEADVIBE_STATE_DIR": str(tmp_path / "state"),
-            "LEADVIBE_CONCURRENCY": "2",
-        }
-        command = [sys.executable, "-m", "contracts", "--report-dir", str(tmp_path / "reports")]
-        process = subprocess.Popen([*command, *WRITERS], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)
-        _kill(process, target)  # like SIGKILL from CI: no clean-up at all
-        killed_at = time.monotonic()
-        process.wait(timeout=60)
-        time.sleep(2.5)
-        # The workers went with their runner (within a second): nothing more reached the target.
-        assert not [r for r in target.requests if r.at > killed_at + 1.0]
-        assert target.variant.store.lead_count() > 76
-        cleaned = subprocess.run(
-            [*command, "cleanup"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False
-        )
-        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
-        assert "removed" in cleaned.stdout
-        assert target.variant.store.lead_count() == 76
-        assert not [r for r in target.requests if r.method in WRITES and r.path.split("/")[2:3] == ["ld_123"]]
-
-
-def _contracts(tmp: Path, url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {"PATH": "/usr/bin:/bin", "HOME": str(tmp), "LEADVIBE_BASE_URL": url, "LEADVIBE_TOKEN": TOKEN}
-    return subprocess.run(
-        [sys.executable, "-m", "contracts", "--report-dir", str(tmp / "reports"), *args],
-        cwd=ROOT,
-        env={**environment, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def test_an_unreachable_target_is_one_line_and_exit_3(tmp_path: Path) -> None:
-    result = _contracts(tmp_path, "http://127.0.0.1:9")
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert result.stderr.strip().splitlines() == [
-        "leadvibe-contracts: target unavailable: http://127.0.0.1:9: cannot connect (Connection refused)"
-    ]
-
-
-@pytest.fixture
-def tls_target(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """The mock over HTTPS with a self-signed certificate for 127.0.0.1: (base URL, the certificate)."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed: cannot make a certificate for the TLS test")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
-            *("-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = make_server("127.0.0.1", 0, correct().app, handler_class=_QuietHandler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"https://127.0.0.1:{server.server_port}", cert
-    finally:
-        server.shutdown()
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return None
-
-
-def test_an_untrusted_certificate_is_one_line_and_a_ca_bundle_fixes_it(
-    tmp_path: Path, tls_target: tuple[str, Path]
-) -> None:
-    url, cert = tls_target
-    untrusted = _contracts(tmp_path, url)
-    assert untrusted.returncode == 3, untrusted.stdout + untrusted.stderr
-    assert len(untrusted.stderr.strip().splitlines()) == 1
-    assert "certificate not trusted" in untrusted.stderr
-    assert "LEADVIBE_CA_BUNDLE" in untrusted.stderr
-    assert TOKEN not in untrusted.stdout + untrusted.stderr
-    trusted = _contracts(tmp_path, url, "-k", "singular", LEADVIBE_CA_BUNDLE=str(cert))
-    assert trusted.returncode == 0, trusted.stdout[-3000:] + trusted.stderr[-3000:]
-    assert "TLS: CA bundle" in trusted.stdout
-    assert "1 passed" in trusted.stdout
-
-
 def _scope() -> Scope:
     return Scope("org_456", "unit_default")
 
@@ -488,79 +278,3 @@ def test_ctrl_c_twice_is_an_interruption_in_junit_and_the_summary_alike(results:
     assert "KeyboardInterrupt" not in result.junit
     assert '"exit_status": 4' in result.summary
     assert result.target.variant.store.lead_count() == 76
-
-
-@pytest.fixture
-def mock_process() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """The real mock server (`python -m mock_server`) on a free port: (base URL, its process)."""
-    port = free_port()
-    command = [sys.executable, "-m", "mock_server", "--port", str(port), "--quiet", "--no-reload"]
-    mock = subprocess.Popen(
-        [*command, "--deletion-delay", "0.2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        _await_port(port)
-        yield f"http://127.0.0.1:{port}", mock
-    finally:
-        mock.kill()
-        mock.wait(timeout=10)
-
-
-def test_a_target_lost_mid_run_gets_its_verdict_within_a_minute(
-    tmp_path: Path, mock_process: tuple[str, subprocess.Popen[bytes]]
-) -> None:
-    base_url, mock = mock_process
-    lost_at: list[float] = []
-
-    def kill_the_target(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
-        time.sleep(6)  # the run is under way, writes and all
-        mock.kill()
-        lost_at.append(time.monotonic())
-
-    result = launch(tmp_path, base_url, FaultyTarget(correct(), Faults()), during=kill_the_target)
-    ended_at = time.monotonic()
-    assert result.code == 3, result.output[-3000:]
-    assert "verdict: target unavailable" in result.output
-    assert ended_at - lost_at[0] < 60, ended_at - lost_at[0]  # within a minute of the loss
-    assert "<failure" not in result.junit, result.junit[-3000:]  # its aftermath is not a broken contract
-    assert "target unavailable: " in result.junit  # the tests it cut short say why they were skipped
-
-
-def _await_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise AssertionError("the mock never listened")
-
-
-@pytest.mark.parametrize(
-    ("suffix", "env", "expected"),
-    [
-        ("/api", {}, "answer 404: is LEADVIBE_BASE_URL the API's base"),
-        ("", {"LEADVIBE_OTHER_OU_TOKEN": "kbn_pat_typo"}, "LEADVIBE_OTHER_OU_TOKEN was refused"),
-        ("", {"LEADVIBE_TOKEN": "kbn_pat_typo"}, "LEADVIBE_TOKEN was refused"),
-    ],
-    ids=["base path", "other token", "token"],
-)
-def test_a_configuration_mistake_is_one_line_and_exit_2(
-    tmp_path: Path, suffix: str, env: dict[str, str], expected: str
-) -> None:
-    with serve(Faults()) as (base_url, target):
-        result = _contracts(tmp_path, base_url + suffix, **env)
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, lines
-    assert lines[0].startswith("leadvibe-contracts: configuration: "), lines
-    assert expected in lines[0], lines
-    assert len(target.requests) <= 3
-
-
-def test_https_to_a_plain_http_port_says_so(tmp_path: Path, mock_process: tuple[str, subprocess.Popen[bytes]]) -> None:
-    base_url, _ = mock_process
-    result = _contracts(tmp_path, base_url.replace("http://", "https://"))
-    assert result.returncode == 3, result.stdout + result.stderr
-    assert "plain HTTP" in result.stderr, result.stderr
-    assert "CA bundle" not in result.stderr
