@@ -149,7 +149,9 @@ class Worker:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        """After the session's teardown (clean-up): what the run did, for the runner's report."""
+        """After the session's teardown (clean-up): what the run did, for the runner's report; and no lock of
+        a quiet section is left held (an interruption may strike inside one), or another worker waits for ever."""
+        self.plugin.quiet.release()
         run = session.config.stash.get(RUN_KEY, None)
         if run is not None:
             self._config.workeroutput[KEY] = run.facts()  # type: ignore[attr-defined]

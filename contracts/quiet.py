@@ -65,3 +65,10 @@ class Quiet:
             yield
         finally:
             fcntl.flock(gate, fcntl.LOCK_UN)
+
+    def release(self) -> None:
+        """Let go of whatever this process holds: a signal (KeyboardInterrupt) that struck between taking a
+        lock and the block that frees it leaves it held, and the other workers would wait for ever."""
+        self._holding = 0
+        for fd in self._fds or ():
+            fcntl.flock(fd, fcntl.LOCK_UN)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from contracts.blockage import Blockage
+from contracts.quiet import Quiet
 from contracts.throttle import HEADROOM, BudgetExhausted, Throttle
 
 
@@ -80,3 +82,21 @@ def test_the_reason_a_run_is_blocked_is_claimed_once_across_workers(tmp_path: Pa
     alone = Blockage()
     assert alone.claim("x")
     assert not alone.claim("y")
+
+
+def test_a_quiet_section_left_held_by_an_interruption_is_released_at_the_end_of_the_session(tmp_path: Path) -> None:
+    """A signal between taking the gate and the block that frees it left a worker idle but holding it, and
+    another worker's write waited for ever (a run hung on SIGTERM): the worker lets go when its session ends."""
+    holder, writer = Quiet(tmp_path), Quiet(tmp_path)  # two workers' views of the run's folder
+    held = holder.section()
+    held.__enter__()  # entered, never left (kept referenced: a collected generator would let go)
+    done = threading.Event()
+
+    def write() -> None:
+        with writer.writing():
+            done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    assert not done.wait(0.3)  # the write waits while the section is held ...
+    holder.release()  # ... what the worker's session end does (contracts.fanout)
+    assert done.wait(5)
