@@ -66,7 +66,7 @@ PYTEST := env -u LEADVIBE_TARGET $(BIN)/pytest -n $(WORKERS) --dist loadscope
 test: lint ## Lint, then the whole offline suite (spec, mock, conformance gate against the mock)
 	$(PYTEST)
 
-test-fast: $(DEV_STAMP) ## The offline suite without lint and without the tests marked slow (seconds, not minutes)
+test-fast: $(DEV_STAMP) ## The offline suite without lint and without the tests marked slow
 	$(PYTEST) -m "not slow"
 
 test-live: $(DEV_STAMP) ## The conformance suite against LEADVIBE_BASE_URL (docs/live-gate.md)
