@@ -30,7 +30,7 @@ from mock_server.leads.errors import (
     MetadataFull,
 )
 from mock_server.leads.lead_index import LeadIndex
-from mock_server.leads.raw_json import RawJson, compact_json
+from mock_server.leads.raw_json import RawJson, compact_json, json_object
 from mock_server.leads.scoring import Event, Ruleset, current_score, explain, hourly_scores, score_at
 from mock_server.leads.seed import LeadSeed, SeedData
 from mock_server.leads.timeutil import Clock, floor_hour, format_timestamp, resolve_time, utc_now
@@ -148,7 +148,7 @@ class LeadRecord:
         """
         if self._view is None:
             self._view = self._build_view()
-        return {**self._view, "metadata": dict(self.metadata)}
+        return dict(self._view)
 
     def _build_view(self) -> dict[str, Any]:
         last = self.last_event
@@ -160,7 +160,7 @@ class LeadRecord:
             "created_at": format_timestamp(self.created_at, written=self.created_written),
             "updated_at": format_timestamp(self.updated_at, written=self.updated_written),
             "owner_name": self.owner_name,
-            "metadata": dict(self.metadata),
+            "metadata": json_object(self.metadata),  # one value to splice, not one per key
         }
 
 

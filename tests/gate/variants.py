@@ -22,6 +22,7 @@ from mock_server.api.app import create_app
 from mock_server.api.auth import Scope
 from mock_server.config import MockConfig
 from mock_server.leads.errors import LeadNotFound
+from mock_server.leads.raw_json import compact_json
 from mock_server.leads.store import LeadRecord, LeadStore
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -265,7 +266,7 @@ class _OtherShapes(LeadStore):
         super().reset(seed)
         with self._lock:
             for lead in self._leads.values():
-                lead.metadata["Lead Source (v2)"] = "Q&A Attended – Zürich"
+                lead.metadata["Lead Source (v2)"] = compact_json("Q&A Attended – Zürich")  # kept as the store keeps it
                 lead.changed()
 
 
