@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
+import tracemalloc
 from typing import Any
 
 import orjson
@@ -137,3 +139,21 @@ def test_a_body_of_more_values_than_the_mock_reads_is_a_413_before_any_schema_ch
         assert response.status_code == 413, field
         assert problem(response)["type"] == "/problems/payload-too-large"
         assert took < 1.0, f"{field}: {took:.2f} s of CPU"
+
+
+def test_a_large_body_of_one_form_is_judged_by_that_form_alone(client: FlaskClient) -> None:
+    """jsonschema-rs collects every alternative's errors for a oneOf: 30,000 bad aliases in an ingest cost
+    1.5 s of CPU and 74 MB before their 400; judged by the one form the body names, a fraction of that."""
+    body = '{"event_type":"page_view","aliases":' + json.dumps([[] for _ in range(30_000)]) + "}"
+    tracemalloc.start()
+    started = time.thread_time()
+    try:
+        response = client.post("/ingest", headers=AUTH, data=body, content_type="application/json")
+        took = time.thread_time() - started
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 400
+    assert [error["name"] for error in problem(response)["errors"]] == ["/aliases"]
+    assert peak < 30_000_000, f"{peak / 1e6:.1f} MB"
+    assert took < 1.0, f"{took:.2f} s of CPU"

@@ -120,6 +120,21 @@ def _alternatives(spec: Contract, error: ValidationError, instance: Any) -> tupl
     return (f"send exactly one of {quoted}" if error.kind.name == "oneOf" else f"send {quoted}"), None
 
 
+def _form_of(spec: Contract, forms: Mapping[str, Validator], body: Any) -> Validator | None:
+    """The one form of a oneOf body whose own required names the body has, and no other form's: judged alone,
+    a large body costs one form's first error, not every alternative's errors (jsonschema-rs collects them
+    all for a oneOf: 30,000 bad aliases cost 1.5 s and 74 MB)."""
+    if not isinstance(body, dict):
+        return None
+    required = {name: set(spec.schema(name).get("required", [])) for name in forms}
+    common = set.intersection(*required.values())
+    own = {name: names - common for name, names in required.items()}
+    present = [name for name, names in own.items() if names and names <= body.keys()]
+    if len(present) != 1 or any(body.keys() & names for name, names in own.items() if name != present[0]):
+        return None
+    return forms[present[0]]
+
+
 def _at(instance: Any, path: Sequence[Any]) -> Any:
     for part in path:
         instance = instance[part]
@@ -263,7 +278,10 @@ class RequestValidator:
             errors.append(FieldError("body", refused.pointer, refused.detail))
             return None
         self._check_sizes(operation, parsed)  # before the schema's walk: a value over its size costs no more
-        errors += _errors(self._spec, spec.media_types[media_type], parsed, "body", None, shape.values)
+        validator = spec.media_types[media_type]
+        if shape.values > _FULL_REPORT_VALUES and spec.forms:  # a large body: its one form, not every alternative
+            validator = _form_of(self._spec, spec.forms, parsed) or validator
+        errors += _errors(self._spec, validator, parsed, "body", None, shape.values)
         return parsed
 
     def _check_sizes(self, operation: OperationSpec, body: Any) -> None:
