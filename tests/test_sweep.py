@@ -16,9 +16,10 @@ from contracts.ownership import Ledger, Sweep, sweep, token_id
 from contracts.state import FolderLock, earlier_runs
 from contracts.throttle import Throttle
 from contracts.transient import RetryPolicy
+from tests.helpers import DEMO, DEMO_EMEA
 from tests.live.faults import Faults, FaultyTarget, serve
 
-TOKEN, OTHER = "kbn_pat_demo", "kbn_pat_demo_emea"
+TOKEN, OTHER = DEMO, DEMO_EMEA  # the seed's demo tokens (tests/helpers.py)
 RUN = "abc12345"
 CANARY = "lvc-sweeper-canary@contracts.invalid"
 LOOK_ALIKE = "lvc-loadgen-42@contracts.invalid"  # another tool's lead, named like ours

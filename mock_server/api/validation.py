@@ -8,6 +8,7 @@ the spec's 400 problem format.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -120,15 +121,21 @@ def _alternatives(spec: Contract, error: ValidationError, instance: Any) -> tupl
     return (f"send exactly one of {quoted}" if error.kind.name == "oneOf" else f"send {quoted}"), None
 
 
+@functools.cache
+def _own_names(spec: Contract, forms: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Per form of a oneOf body, the required names no other form has (read from the spec once)."""
+    required = {name: frozenset(spec.schema(name).get("required", [])) for name in forms}
+    common = frozenset.intersection(*required.values())
+    return {name: names - common for name, names in required.items()}
+
+
 def _form_of(spec: Contract, forms: Mapping[str, Validator], body: Any) -> Validator | None:
     """The one form of a oneOf body whose own required names the body has, and no other form's: judged alone,
     a large body costs one form's first error, not every alternative's errors (jsonschema-rs collects them
     all for a oneOf: 30,000 bad aliases cost 1.5 s and 74 MB)."""
     if not isinstance(body, dict):
         return None
-    required = {name: set(spec.schema(name).get("required", [])) for name in forms}
-    common = set.intersection(*required.values())
-    own = {name: names - common for name, names in required.items()}
+    own = _own_names(spec, tuple(forms))
     present = [name for name, names in own.items() if names and names <= body.keys()]
     if len(present) != 1 or any(body.keys() & names for name, names in own.items() if name != present[0]):
         return None

@@ -12,10 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.helpers import DEMO, DEMO_EMEA
 from tests.live.faults import Faults, FaultyTarget, serve
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN, OTHER = "kbn_pat_demo", "kbn_pat_demo_emea"
+TOKEN, OTHER = DEMO, DEMO_EMEA  # the seed's demo tokens (tests/helpers.py)
 BASIC = ("lv_ci_demo", "lv_cs_demo")  # the seed's demo service account
 BASIC_HEADER = base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode().rstrip("=")
 SEEDED = ("ld_123", "ld_legal_hold", "ld_score_reset", "ld_bot_burst", "ld_456", "ld_789")
