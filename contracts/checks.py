@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,7 +18,6 @@ from schemathesis.generation.case import Case as _Case
 
 from contracts.timestamps import parse_timestamp
 from leadvibe_contract.contract import Contract, OperationSpec
-from leadvibe_contract.rules import AMBIGUOUS, Broken, first_broken
 
 Case = _Case[Any]
 Check = Callable[[CheckContext, Response, Case], bool | None]
@@ -118,25 +117,6 @@ def lead_id_matches_path(contract: Contract, ctx: CheckContext, response: Respon
     return None
 
 
-def cross_parameter_rules(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """The spec's rules between parameters (`x-parameter-rules`): a broken one is a 400, and a 400 on
-    schema-valid input must cite one. A rule that depends on the server's clock within skew is not judged."""
-    operation = _operation(contract, case)
-    if operation is None or not operation.rules or not _is_positive(case):
-        return None
-    given = _typed(operation, dict(case.query or {}))
-    if given is None:
-        return None
-    verdict = first_broken(operation.rules, given, datetime.now(UTC), CLOCK_SKEW)
-    if verdict is AMBIGUOUS:
-        return None
-    if isinstance(verdict, Broken):
-        assert response.status_code == 400, f"{verdict.detail}: must be a 400, got {response.status_code}"
-    else:
-        assert response.status_code != 400, "a 400 for schema-valid input that breaks no rule of the spec"
-    return None
-
-
 def list_page_matches_request(contract: Contract, ctx: CheckContext, response: Response, case: Case) -> bool | None:
     """GET /leads echoes the page and limit asked for, never returns more, and honours the score bounds."""
     body = _json(response)
@@ -206,7 +186,6 @@ def score_explain_honours_hours(contract: Contract, ctx: CheckContext, response:
 CHECKS = (
     problem_details_on_errors,
     lead_id_matches_path,
-    cross_parameter_rules,
     list_page_matches_request,
     score_history_honours_query,
     score_explain_honours_hours,

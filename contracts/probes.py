@@ -12,10 +12,8 @@ from schemathesis import GenerationMode
 
 from contracts.client import ApiClient, ApiResponse
 from contracts.run import Run
-from contracts.timestamps import parse_timestamp
 from contracts.verdict import expect
 from leadvibe_contract.examples import ExampleRequest
-from leadvibe_contract.rules import Broken, first_broken
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -87,22 +85,6 @@ def walk_pages(run: Run, params: dict[str, Any], limit: int, max_pages: int) -> 
 
 def now() -> datetime:
     return datetime.now(UTC)
-
-
-def expect_rules(run: Run, operation_id: str, path: str, params: dict[str, Any], contract: str) -> ApiResponse:
-    """Send a query and judge it by the spec's rules between parameters: a 400 exactly when one is broken."""
-    operation = run.contract.operations[operation_id]
-    typed = {
-        name: parse_timestamp(value) if operation.parameter(name).format == "date-time" else value
-        for name, value in params.items()
-    }
-    verdict = first_broken(operation.rules, typed, now(), CLOCK_SKEW)
-    response = run.client.request(operation.method.upper(), path, token=run.token, params=params)
-    if isinstance(verdict, Broken):
-        expect(response.status == 400, contract, f"{verdict.detail}: expected 400, got {response.status}", response)
-    elif verdict is None:
-        expect(response.status != 400, contract, f"a 400 for {params} that breaks no rule of the spec", response)
-    return response
 
 
 def show(**values: Any) -> None:

@@ -1,8 +1,8 @@
 """openapi.yaml, loaded and compiled once: the one contract model the mock and the gate both read.
 
-Operations, compiled validators, enums, limits, the rules between parameters and the places that hold
-lead ids all come from here, so that the spec stays the single source of truth and nothing about the
-contract is typed twice. This package imports neither the mock nor the gate.
+Operations, compiled validators, enums, limits and the places that hold lead ids all come from here, so
+that the spec stays the single source of truth and nothing about the contract is typed twice. This package
+imports neither the mock nor the gate.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import yaml
 from jsonschema_rs import Validator
 
 from leadvibe_contract.places import Place, WritePlan, operation_places, write_plan
-from leadvibe_contract.rules import Rule, RuleError, parse_rules
 from leadvibe_contract.windows import WindowError, check_windows
 
 SPEC_URI = "urn:leadvibe:openapi"
@@ -89,7 +88,6 @@ class OperationSpec:
     responses: Mapping[int, Validator | None]
     # The same responses held to exactly their declared properties (the mock's strictness; see closed_document).
     closed_responses: Mapping[int, Validator | None] = field(default_factory=dict)
-    rules: tuple[Rule, ...] = ()
     places: tuple[Place, ...] = ()
     write: WritePlan | None = None  # None for reads
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
@@ -238,10 +236,9 @@ def compile_spec(document: Mapping[str, Any]) -> Contract:
             document, spec.resolve, {key: value for key, (value, _) in raw_parameters.items()}, body_schemas
         )
         try:
-            rules = parse_rules(operation, {p.name for p in parameters}, f"{method.upper()} {path}")
             for parameter in parameters:
                 check_windows(parameter.enum, f"{method.upper()} {path} parameter '{parameter.name}'")
-        except (RuleError, WindowError) as exc:
+        except WindowError as exc:
             raise SpecError(str(exc)) from exc
         path_names = [p.name for p in parameters if p.location == "path"]
         closed_responses = _compile_responses(spec, operation, pointer, closed_registry)
@@ -253,7 +250,6 @@ def compile_spec(document: Mapping[str, Any]) -> Contract:
             body=body,
             responses=_compile_responses(spec, operation, pointer),
             closed_responses=closed_responses,
-            rules=rules,
             places=places,
             write=write_plan(operation_id, operation, places, path_names) if method not in READ_METHODS else None,
             raw=operation,

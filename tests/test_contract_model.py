@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from leadvibe_contract.contract import Contract, SpecError, compile_spec, default_spec_path
-from leadvibe_contract.rules import AMBIGUOUS, Broken, Ordered, first_broken
 from leadvibe_contract.windows import window
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -19,56 +18,6 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 def _document() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load(default_spec_path().read_text(encoding="utf-8"))
     return loaded
-
-
-def test_the_rules_between_parameters_come_from_the_spec(spec: Contract) -> None:
-    assert spec.operations["listLeads"].rules == ()  # min_score above max_score: an empty page (issue 18)
-    # Days beside dates: the dates win; a window ending before it starts is empty (issue 18): no rule.
-    assert spec.operations["getScoreHistory"].rules == ()
-    assert not spec.operations["getLead"].rules
-
-
-@pytest.mark.parametrize(
-    ("given", "broken"),
-    [
-        ({"min_score": 5, "max_score": 4}, ("min_score", "max_score")),
-        ({"min_score": 4, "max_score": 4}, None),
-        ({"min_score": 4}, None),
-    ],
-)
-def test_ordered_numbers(spec: Contract, given: dict[str, Any], broken: tuple[str, ...] | None) -> None:
-    verdict = first_broken((Ordered("min_score", "max_score"),), given, NOW)
-    assert (verdict.names if isinstance(verdict, Broken) else None) == broken
-
-
-def test_history_rules_with_the_clock(spec: Contract) -> None:
-    rules = (Ordered("start_date", "end_date", high_defaults_to_now=True),)
-    hour = timedelta(hours=1)
-    assert first_broken(rules, {"days": 3, "end_date": NOW}, NOW) is None  # the dates take precedence
-    assert isinstance(first_broken(rules, {"start_date": NOW, "end_date": NOW - hour}, NOW), Broken)
-    assert first_broken(rules, {"start_date": NOW - hour, "end_date": NOW}, NOW) is None
-    assert isinstance(first_broken(rules, {"start_date": NOW + hour}, NOW), Broken)  # ends now: start is future
-    assert first_broken(rules, {"start_date": NOW - hour}, NOW) is None
-    skew = timedelta(minutes=5)
-    assert first_broken(rules, {"start_date": NOW + timedelta(minutes=2)}, NOW, skew) is AMBIGUOUS
-    assert isinstance(first_broken(rules, {"start_date": NOW + timedelta(minutes=6)}, NOW, skew), Broken)
-
-
-@pytest.mark.parametrize(
-    "rule",
-    [
-        {"ordered": ["min_score"]},
-        {"ordered": ["min_score", "nope"]},
-        {"exclusive": [["page"]]},
-        {"before": ["page", "limit"]},
-        {"ordered": ["min_score", "max_score"], "high-default": "tomorrow"},
-    ],
-)
-def test_a_malformed_rule_stops_the_spec_from_loading(rule: dict[str, Any]) -> None:
-    document = _document()
-    document["paths"]["/leads"]["get"]["x-parameter-rules"] = [rule]
-    with pytest.raises(SpecError, match="x-parameter-rules"):
-        compile_spec(document)
 
 
 def test_windows_read_the_enum_values() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from leadvibe_contract.contract import HTTP_METHODS, Contract, default_spec_path, resolve_ref
-from leadvibe_contract.rules import broken_rules
-from mock_server.leads.timeutil import parse_timestamp
 
 SEED_PAGE = Path(__file__).parent / "data" / "lead-detail-api.txt"
 URI = "urn:test:openapi"
@@ -282,12 +279,3 @@ def test_each_contradiction_of_the_docs_has_a_recorded_decision(
     document: dict[str, Any], where: str, words: str
 ) -> None:
     assert any(pointer.startswith(where) and words in text for pointer, text in _decisions(document)), where
-
-
-def test_the_parameter_examples_of_an_operation_together_break_none_of_its_rules(spec: Contract) -> None:
-    """Schemathesis' examples phase sends every example at once (issue 18: days with both dates was a 400)."""
-    now = datetime.now(UTC)
-    for operation in spec.operations.values():
-        given = {p.name: p.example for p in operation.parameters if p.location == "query" and p.example is not None}
-        typed = {k: parse_timestamp(v) if isinstance(v, str) and "T" in v else v for k, v in given.items()}
-        assert broken_rules(operation.rules, typed, now) == [], operation.label

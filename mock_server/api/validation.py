@@ -1,5 +1,4 @@
-"""Is the request valid? Parameters and bodies checked against the operation's schemas in openapi.yaml,
-then the rules between parameters the operation declares (`x-parameter-rules`).
+"""Is the request valid? Parameters and bodies checked against the operation's schemas in openapi.yaml.
 
 Query strings are coerced to the declared type first (with OpenAPI 3.1 / JSON Schema 2020-12, `29.0`
 is an integer; a `date-time` becomes an aware datetime). Every offending field is reported at once, in
@@ -21,7 +20,6 @@ from urllib.parse import unquote, unquote_to_bytes
 from jsonschema_rs import ValidationError, Validator
 
 from leadvibe_contract.contract import Contract, OperationSpec, ParameterSpec
-from leadvibe_contract.rules import broken_rules
 from mock_server.api.json_body import BodyRefused, TooManyValues, encodable, read_json
 from mock_server.api.problems import (
     FieldError,
@@ -235,10 +233,6 @@ class RequestValidator:
                 continue
             errors += self._parameter(parameter, raw_values, values[parameter.location])
         parsed = self._body(operation, content_type, body, errors)
-        if not errors and operation.rules:
-            given = {name: value for name, value in values["query"].items() if name in query}
-            for broken in broken_rules(operation.rules, given, self._clock()):
-                errors += [FieldError("query", name, broken.detail) for name in broken.names]
         if errors:
             raise validation_error(errors)
         forms = operation.body.forms if operation.body is not None else {}
