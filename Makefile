@@ -59,15 +59,20 @@ lint: lint-spec ## ruff and mypy, after lint-spec
 lint-spec: $(DEV_STAMP) ## Lint openapi.yaml: Spectral (.spectral.yaml) and Redocly (redocly.yaml)
 	$(BIN)/python -m devtools.lint_spec
 
-# pytest-xdist: test modules spread over WORKERS processes, each module whole on one worker (its fixtures built once).
+# pytest-xdist: test modules spread over WORKERS processes, each module whole on one worker (its fixtures built once),
+# handed out in collection order (contracts/, then tests/: the longest modules come first), not by test count.
+# make test's many servers and processes wait a lot, so 4 workers on 2 cores; make test-fast's in-process tests
+# only compute, so 2 (each worker costs about 3 s of CPU to start).
 WORKERS ?= 4
-PYTEST := env -u LEADVIBE_TARGET $(BIN)/pytest -n $(WORKERS) --dist loadscope
+FAST_WORKERS ?= 2
+PYTEST := env -u LEADVIBE_TARGET $(BIN)/pytest --dist loadscope --no-loadscope-reorder
 
 test: lint ## Lint, then the whole offline suite (spec, mock, conformance gate against the mock)
-	$(PYTEST)
+	$(PYTEST) -n $(WORKERS)
 
-test-fast: $(DEV_STAMP) ## The offline suite without lint and without the tests marked slow
-	$(PYTEST) -m "not slow"
+# The inner loop: in-process tests only (no server, process or browser), the gate at 5 examples per operation.
+test-fast: $(DEV_STAMP) ## The in-process tests, no lint: what `make test` adds is marked slow
+	LEADVIBE_MAX_EXAMPLES=5 $(PYTEST) -n $(FAST_WORKERS) -m "not slow"
 
 test-live: $(DEV_STAMP) ## The conformance suite against LEADVIBE_BASE_URL (docs/live-gate.md)
 	$(BIN)/leadvibe-contracts

@@ -41,11 +41,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="SKIPPED the browser test: no Chromium found (apt-get install -y chromium, as `bash .ci/run` does, "
-    "or set LEADVIBE_CHROMIUM to its path)",
-)
+pytestmark = [
+    pytest.mark.slow,  # servers, processes or a browser: make test, not make test-fast
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="SKIPPED the browser test: no Chromium found (apt-get install -y chromium, as `bash .ci/run` does, "
+        "or set LEADVIBE_CHROMIUM to its path)",
+    ),
+]
 
 
 class _Page(BaseHTTPRequestHandler):

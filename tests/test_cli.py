@@ -15,6 +15,8 @@ import requests
 
 from tests.running import MOCK, free_port, running_mock
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:

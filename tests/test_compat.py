@@ -220,10 +220,12 @@ def verdicts() -> dict[str, list[Change]]:
     return found
 
 
+@pytest.mark.slow  # the differ runs in node
 def test_an_unchanged_spec_has_no_changes(verdicts: dict[str, list[Change]]) -> None:
     assert verdicts["(unchanged)"] == []
 
 
+@pytest.mark.slow  # the differ runs in node
 @pytest.mark.parametrize("name", list(EDITS))
 def test_edit_gets_its_verdict(verdicts: dict[str, list[Change]], name: str) -> None:
     _, expected, fragment = EDITS[name]
@@ -239,6 +241,7 @@ def test_edit_gets_its_verdict(verdicts: dict[str, list[Change]], name: str) -> 
     assert all(c.reason.strip() and "\n" not in c.reason for c in changes)
 
 
+@pytest.mark.slow  # the differ runs in node
 def test_a_renamed_path_names_where_the_operation_went(verdicts: dict[str, list[Change]]) -> None:
     removed = [c for c in verdicts["path renamed"] if c.kind == BREAKING]
     assert any("GET /score/gains" in c.reason for c in removed), removed
@@ -413,6 +416,7 @@ def _check(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # the differ runs in node
 def test_the_command_fails_on_a_breaking_change_until_it_is_acknowledged(tmp_path: Path) -> None:
     try:
         compare_many([])
@@ -457,6 +461,7 @@ def test_the_command_fails_on_a_breaking_change_until_it_is_acknowledged(tmp_pat
     assert again.returncode == 1, "the committed entry must not acknowledge the same change again"
 
 
+@pytest.mark.slow  # the differ runs in node
 def test_a_change_of_a_schema_inside_allof_is_reported_where_it_is_used(verdicts: dict[str, list[Change]]) -> None:
     """ListedLead is allOf [Lead, ScoreBreakdown]: the differ compares merged schemas (spec_compat/diff.cjs)."""
     listed = "$.paths['/leads'].get.responses['200'].content['application/json'].schema.properties.leads.items"

@@ -60,6 +60,7 @@ def test_a_bad_environment_is_refused_with_a_message(env: dict[str, str], messag
         target_from_env(env)
 
 
+@pytest.mark.slow  # a process of its own
 def test_make_test_live_without_a_base_url_exits_2_with_a_clear_message() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "contracts"],
@@ -300,6 +301,7 @@ def _enabled(run: Any) -> list[Any]:
     ]
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_live_runner_runs_with_the_mock_unimportable(tmp_path: Path) -> None:
     """The gate depends on the contract package, never on the mock: import it with mock_server blocked."""
     from tests.gate.variants import correct
@@ -311,7 +313,7 @@ def test_the_live_runner_runs_with_the_mock_unimportable(tmp_path: Path) -> None
     program = (
         "import sys; sys.modules['mock_server'] = None\n"  # any `import mock_server...` now raises ImportError
         "from contracts.runner import main\n"
-        "code = main(['--report-dir', sys.argv[1], '-q', '-k', 'singular or conformance and GET'])\n"
+        "code = main(['--report-dir', sys.argv[1], '-q', '-k', 'singular or conformance and score-explain'])\n"
         "assert not any(name.startswith('mock_server.') for name in sys.modules), 'the mock was imported'\n"
         "sys.exit(code)\n"
     )

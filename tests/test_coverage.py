@@ -85,6 +85,7 @@ def test_an_unreached_operation_is_named_first_and_fails_a_complete_offline_gate
     assert partial.exitstatus == 0
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_gate_run_against_the_mock_prints_its_table_and_gaps(tmp_path: Path) -> None:
     """The gate itself, on one operation (seconds): its table, its gaps, an operation it never reached."""
     env = {**os.environ, "LEADVIBE_MAX_EXAMPLES": "2"}

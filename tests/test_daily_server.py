@@ -19,6 +19,8 @@ import requests
 
 from tests.running import free_port
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 ROOT = Path(__file__).resolve().parent.parent
 AUTH = {"Authorization": "Bearer kbn_pat_demo"}
 Serve = Callable[..., tuple[str, Path]]

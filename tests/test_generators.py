@@ -86,6 +86,7 @@ def typescript_checks(document: dict[str, Any]) -> tuple[str, int]:
     return "\n".join(lines) + "\n", count
 
 
+@pytest.mark.slow  # node and tsc
 def test_openapi_typescript_types_accept_every_example_of_the_spec(tmp_path: Path, spec: Contract) -> None:
     tools = _npm_bin("openapi-typescript", "typescript")
     generated = subprocess.run(

@@ -22,7 +22,10 @@ from tests.running import MOCK, free_port
 
 CAP_MB = 1024
 AUTH = "Authorization: Bearer kbn_pat_demo\r\nContent-Type: application/json\r\n"
-pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for the server's memory")
+pytestmark = [
+    pytest.mark.slow,  # servers, processes or a browser: make test, not make test-fast
+    pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc for the server's memory"),
+]
 
 
 def _status_mb(pid: int, field: str) -> float:

@@ -24,6 +24,8 @@ from mock_server.api.docs import DIST
 from mock_server.limits import LIMITS
 from tests.running import MOCK, free_port
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 BODY_TIMEOUT = 1.0
 SERVER: dict[str, int] = {}  # the served mock's pid, for its memory
 HEAD = "Host: 127.0.0.1\r\nAuthorization: Bearer kbn_pat_demo\r\nContent-Type: application/json\r\n"

@@ -22,6 +22,8 @@ from tests.gate.variants import VARIANTS, Variant, correct, rewrite_leads
 from tests.helpers import served_port
 from tests.running import Proxy, free_port
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 TOKEN = "kbn_pat_demo"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 VERDICT = "X-Contract-Verdict"

@@ -25,6 +25,8 @@ from tests.gate.variants import correct
 from tests.helpers import served_port
 from tests.running import PROXY, Proxy, free_port
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 AUTH = {"Authorization": "Bearer kbn_pat_demo"}
 VERDICT = "X-Contract-Verdict"
 UPSTREAM_DATE = "Sun, 06 Nov 1994 08:49:37 GMT"

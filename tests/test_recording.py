@@ -34,6 +34,8 @@ from tests.gate.variants import rewrite_leads
 from tests.helpers import served_port
 from tests.running import Proxy, running_mock
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 AUTH = {"Authorization": "Bearer kbn_pat_demo"}
 SECRET_COOKIE = "session=s3cr3t-cookie-value"
 EMAIL = "grace.hopper@navy.example.com"

@@ -19,6 +19,8 @@ from contracts.transient import RetryPolicy
 from tests.helpers import DEMO, DEMO_EMEA
 from tests.live.faults import Faults, FaultyTarget, serve
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 TOKEN, OTHER = DEMO, DEMO_EMEA  # the seed's demo tokens (tests/helpers.py)
 RUN = "abc12345"
 CANARY = "lvc-sweeper-canary@contracts.invalid"

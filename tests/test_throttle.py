@@ -13,6 +13,8 @@ from contracts.blockage import Blockage
 from contracts.quiet import Quiet
 from contracts.throttle import HEADROOM, BudgetExhausted, Throttle
 
+pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
+
 
 def _spend(path: str, cleaning: bool, book: int) -> tuple[int, list[float]]:
     """In another process: book, then acquire until the budget says no; (requests, their times)."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mock_server.api.auth import Scope
 from tests.helpers import DEMO, DEMO_EMEA
 from tests.live.faults import Faults, FaultyTarget, serve
 
@@ -19,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKEN, OTHER = DEMO, DEMO_EMEA  # the seed's demo tokens (tests/helpers.py)
 BASIC = ("lv_ci_demo", "lv_cs_demo")  # the seed's demo service account
 BASIC_HEADER = base64.b64encode(f"{BASIC[0]}:{BASIC[1]}".encode()).decode().rstrip("=")
+SCOPE = Scope("org_456", "unit_default")  # the demo token's organization and OU
 SEEDED = ("ld_123", "ld_legal_hold", "ld_score_reset", "ld_bot_burst", "ld_456", "ld_789")
 WRITES = ("PUT", "PATCH", "DELETE", "POST")
 
@@ -104,6 +106,16 @@ def launch(
         time.monotonic() - started,
         target,
     )
+
+
+def wait_for_ingests(target: FaultyTarget, ingests: int, timeout: float = 120) -> None:
+    """Until the run has sent `ingests` ingests (its writes are under way)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if sum(r.method == "POST" and r.path == "/ingest" for r in target.requests) >= ingests:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the run never ingested")
 
 
 # Each scenario runs the tests its property needs: the whole suite only where any test could raise the

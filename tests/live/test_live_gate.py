@@ -1,14 +1,14 @@
 """`leadvibe-contracts` against what a shared staging does: it never touches data it does not own, never
 leaks a secret, stays within its budget, leaves nothing behind, and tells an unavailable or lagging
 target from a broken contract. Each scenario runs the real command in a subprocess against the correct
-mock behind a fault (tests/live/faults.py); scenarios run three at a time."""
+mock behind a fault (tests/live/faults.py); scenarios run three at a time. The living-staging scenarios
+(other runs, other writers, a binding rate) are test_living_staging.py's."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,84 +16,28 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.test import Client
 
-from mock_server.api.auth import Scope
 from tests.live.faults import Faults, FaultyTarget
-from tests.live.runs import BASIC, BASIC_HEADER, EDGE, ONE, TOKEN, WRITERS, Result, gate, launch
+from tests.live.runs import BASIC, BASIC_HEADER, EDGE, ONE, SCOPE, TOKEN, WRITERS, Result, gate, wait_for_ingests
 
 pytestmark = pytest.mark.slow
 
 
-def _wait_for(target: FaultyTarget, ingests: int, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if sum(r.method == "POST" and r.path == "/ingest" for r in target.requests) >= ingests:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the run never ingested")
-
-
 def _interrupt(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
-    _wait_for(target, 2)
+    wait_for_ingests(target, 2)
     process.send_signal(signal.SIGTERM)
 
 
 def _twice_ctrl_c(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
     """Ctrl-C in a terminal: SIGINT to the whole process group, and again while the run cleans up."""
-    _wait_for(target, 2)
+    wait_for_ingests(target, 2)
     os.killpg(process.pid, signal.SIGINT)
     time.sleep(0.5)
     os.killpg(process.pid, signal.SIGINT)
 
 
-def _neighbour(rate: float) -> Callable[[subprocess.Popen[Any], FaultyTarget], None]:
-    """Another tool ingesting into the same OU at `rate` events per second, new leads and known ones,
-    for as long as the run lasts."""
-
-    def start(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
-        def write() -> None:
-            client = Client(target.variant.app)
-            headers = {"Authorization": f"Bearer {TOKEN}"}
-            number = 0
-            while process.poll() is None:
-                number += 1
-                alias = f"neighbour-{number % 40}@example.com"  # new leads at first, then events on known ones
-                body = {"event_type": "page_view", "aliases": [{"alias_kind": "email", "raw_value": alias}]}
-                client.post("/ingest", json=body, headers=headers)
-                time.sleep(1 / rate)
-
-        threading.Thread(target=write, daemon=True).start()
-
-    return start
-
-
-_SECOND: dict[str, Result] = {}
-
-
-def _second_run(tmp: Path) -> Callable[[subprocess.Popen[Any], FaultyTarget], None]:
-    """A second run from the same checkout and state folder, started while the first holds leads."""
-
-    def start(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
-        _wait_for(target, 4)
-        _SECOND["second"] = launch(tmp, target.base_url, target, args=WRITERS, reports=tmp / "reports-second")
-
-    return start
-
-
 SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "twice_ctrl_c": lambda tmp: gate(tmp, Faults(latency=0.01), args=WRITERS, during=_twice_ctrl_c),
-    "neighbour": lambda tmp: gate(tmp, Faults(), during=_neighbour(5)),
-    "neighbour_pagination": lambda tmp: gate(
-        tmp,
-        Faults(),
-        writes=False,
-        env={"LEADVIBE_MAX_EXAMPLES": "5", "LEADVIBE_RATE_LIMIT": "20", **ONE},
-        args=("-k", "pagination"),
-        during=_neighbour(5),
-    ),
-    "two_runs": lambda tmp: gate(tmp, Faults(latency=0.005), args=WRITERS, during=_second_run(tmp)),
-    "rate_10": lambda tmp: gate(tmp, Faults(), env={"LEADVIBE_RATE_LIMIT": "10"}, args=("-k", "own or after_delete")),
     "lying_by_alias": lambda tmp: gate(tmp, Faults(lying_by_alias=True), env=ONE, args=WRITERS),
     "echoed_credentials": lambda tmp: gate(
         tmp,
@@ -113,19 +57,12 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
     "html_edge_probes_off": lambda tmp: gate(
         tmp, Faults(html_edge_methods=frozenset({"TRACE"})), env={"LEADVIBE_PROBE_METHODS": "0", **ONE}, args=EDGE
     ),
-    "dropped_ingest": lambda tmp: gate(tmp, Faults(drop_ingest=True), args=WRITERS),
+    "dropped_ingest": lambda tmp: gate(tmp, Faults(drop_ingest=True), env=ONE, args=WRITERS),
     "lag_strict": lambda tmp: gate(tmp, Faults(lag=1.0), env=ONE, args=("-k", "put_writes")),
     "lag_tolerated": lambda tmp: gate(
         tmp, Faults(lag=1.0), env={"LEADVIBE_CONSISTENCY_WINDOW": "3", **ONE}, args=("-k", "put_writes")
     ),
     "sigterm": lambda tmp: gate(tmp, Faults(latency=0.01), args=WRITERS, during=_interrupt),
-    "latency": lambda tmp: gate(
-        tmp,
-        Faults(latency=0.15),
-        writes=False,
-        env={"LEADVIBE_RATE_LIMIT": "40", "LEADVIBE_CONCURRENCY": "4"},
-        args=("-k", "score"),
-    ),
 }
 
 
@@ -142,7 +79,7 @@ def test_a_lying_by_alias_never_gets_a_foreign_lead_written(results: dict[str, R
     assert "ownership" in result.output
     assert not result.writes_to_seeded_leads()
     assert result.target.variant.store.lead_count() >= 76
-    assert result.target.variant.store.get_lead(_scope(), "ld_123")["owner_name"] == "Jane Smith"
+    assert result.target.variant.store.get_lead(SCOPE, "ld_123")["owner_name"] == "Jane Smith"
 
 
 def test_no_credential_appears_in_any_output_or_report(results: dict[str, Result]) -> None:
@@ -220,53 +157,6 @@ def test_sigterm_cleans_up_reports_and_says_so(results: dict[str, Result]) -> No
     assert "verdict: interrupted" in result.output
     assert "<testsuite" in result.junit
     assert result.target.variant.store.lead_count() == 76
-
-
-def test_a_slow_network_gets_a_few_requests_in_flight_within_the_rate(results: dict[str, Result]) -> None:
-    """At 150 ms a request, LEADVIBE_CONCURRENCY (4 by default) requests are in flight at once, so the run
-    waits on its rate limit rather than on the network; the rate still holds for all of them together.
-    (What that saves in time is measured by `make bench`, not here.)"""
-    result = results["latency"]
-    assert result.code == 0, result.output[-3000:]
-    assert "4 in flight" in result.output
-    assert 3 <= result.target.most_in_flight <= 4, result.target.most_in_flight
-    times = sorted(r.at for r in result.target.requests)
-    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 40
-
-
-def _scope() -> Scope:
-    return Scope("org_456", "unit_default")
-
-
-# -- a living staging: other runs, other writers, a rate that binds, verdicts a CI reads right ----------
-
-
-def test_two_runs_at_once_from_one_checkout_both_pass_and_leave_nothing(results: dict[str, Result]) -> None:
-    first, second = results["two_runs"], _SECOND["second"]
-    assert first.code == 0, first.output[-3000:]
-    assert second.code == 0, second.output[-3000:]
-    assert "removed a lead an earlier run left behind" not in first.output + second.output
-    assert "in progress: its leads are left to it" in second.output  # the first run's folder, seen and spared
-    assert first.target.variant.store.lead_count() == 76
-    assert first.junit != second.junit  # each run wrote its own reports
-
-
-def test_a_neighbour_writing_5_events_a_second_raises_no_false_alarm(results: dict[str, Result]) -> None:
-    for name in ("neighbour", "neighbour_pagination"):
-        result = results[name]
-        assert result.code == 0, f"{name}\n{result.output[-4000:]}"
-    store = results["neighbour"].target.variant.store
-    neighbours = [store.find_by_alias(_scope(), "email", f"neighbour-{n}@example.com") for n in range(1, 40)]
-    assert all(found["lead_id"] for found in neighbours)  # none of the neighbour's leads was touched
-    assert "passed" in results["neighbour_pagination"].output
-
-
-def test_a_run_at_10_requests_a_second_never_sends_11_in_any_second(results: dict[str, Result]) -> None:
-    result = results["rate_10"]
-    assert result.code == 0, result.output[-3000:]
-    times = sorted(r.at for r in result.target.requests)
-    assert len(times) > 30  # writes and consistency sections included
-    assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 10
 
 
 def test_ctrl_c_twice_is_an_interruption_in_junit_and_the_summary_alike(results: dict[str, Result]) -> None:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.gate.variants import correct
 from tests.live.faults import Faults, FaultyTarget, serve
-from tests.live.runs import ROOT, TOKEN, WRITES, launch
+from tests.live.runs import ONE, ROOT, TOKEN, WRITES, launch
 from tests.running import free_port
 
 pytestmark = pytest.mark.slow
@@ -129,7 +129,7 @@ def test_an_untrusted_certificate_is_one_line_and_a_ca_bundle_fixes_it(
     assert "certificate not trusted" in untrusted.stderr
     assert "LEADVIBE_CA_BUNDLE" in untrusted.stderr
     assert TOKEN not in untrusted.stdout + untrusted.stderr
-    trusted = _contracts(tmp_path, url, "-k", "singular", LEADVIBE_CA_BUNDLE=str(cert))
+    trusted = _contracts(tmp_path, url, "-k", "singular", LEADVIBE_CA_BUNDLE=str(cert), LEADVIBE_CONCURRENCY="1")
     assert trusted.returncode == 0, trusted.stdout[-3000:] + trusted.stderr[-3000:]
     assert "TLS: CA bundle" in trusted.stdout
     assert "1 passed" in trusted.stdout
@@ -158,11 +158,11 @@ def test_a_target_lost_mid_run_gets_its_verdict_within_a_minute(
     lost_at: list[float] = []
 
     def kill_the_target(process: subprocess.Popen[Any], target: FaultyTarget) -> None:
-        time.sleep(6)  # the run is under way, writes and all
+        time.sleep(3)  # the run is under way, writes and all
         mock.kill()
         lost_at.append(time.monotonic())
 
-    result = launch(tmp_path, base_url, FaultyTarget(correct(), Faults()), during=kill_the_target)
+    result = launch(tmp_path, base_url, FaultyTarget(correct(), Faults()), env=ONE, during=kill_the_target)
     ended_at = time.monotonic()
     assert result.code == 3, result.output[-3000:]
     assert "verdict: target unavailable" in result.output
