@@ -47,9 +47,3 @@ def send(client: FlaskClient, request: ExampleRequest, headers: dict[str, str], 
         json=request.body,
         headers=headers,
     )
-
-
-def served_port(server: Any) -> int:
-    """The port of a waitress single-socket server started on port 0."""
-    port: int = server.effective_port
-    return port

@@ -1,5 +1,5 @@
 """The mock (and the validating proxy) as a process of its own, on a free port of 127.0.0.1: for tests of what
-only a served mock shows."""
+only a served mock shows; and any WSGI app served in a thread."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,8 +19,34 @@ from typing import Any
 
 import pytest
 import requests
+from waitress.server import create_server
 
 MOCK = [sys.executable, "-m", "mock_server"]  # the mock as `leadvibe-mock` runs it
+Wsgi = Any
+
+
+@contextmanager
+def serving(app: Wsgi, threads: int = 4) -> Iterator[str]:
+    """`app` served by waitress in a thread on a free port of 127.0.0.1: its base URL; closed after.
+
+    waitress is closed from this thread while its own sits in select(): that select may then fail on the
+    closed socket (EBADF), which after the close is the end of serving, not an error."""
+    server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            server.run()
+        except OSError:
+            if not closing.is_set():
+                raise
+
+    threading.Thread(target=run, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
+    finally:
+        closing.set()
+        server.close()
 
 
 def free_port() -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 import yaml
-from waitress.server import create_server
 
 from contracts.client import ApiClient, ReadOnlyViolation, TokenNames
 from contracts.ownership import OwnedLeads
@@ -23,6 +21,7 @@ from contracts.target import Target, TargetError, target_from_env
 from contracts.throttle import BudgetExhausted, Throttle
 from contracts.verdict import ContractViolation, Findings
 from leadvibe_contract.contract import Contract, default_spec_path, load_contract
+from tests.running import serving
 
 LIVE = {"LEADVIBE_TARGET": "live", "LEADVIBE_BASE_URL": "https://staging.example.com/", "LEADVIBE_TOKEN": "t"}
 
@@ -306,10 +305,6 @@ def test_the_live_runner_runs_with_the_mock_unimportable(tmp_path: Path) -> None
     """The gate depends on the contract package, never on the mock: import it with mock_server blocked."""
     from tests.gate.variants import correct
 
-    variant = correct()
-    server = create_server(variant.app, host="127.0.0.1", port=0, threads=2)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
     program = (
         "import sys; sys.modules['mock_server'] = None\n"  # any `import mock_server...` now raises ImportError
         "from contracts.runner import main\n"
@@ -320,24 +315,21 @@ def test_the_live_runner_runs_with_the_mock_unimportable(tmp_path: Path) -> None
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": str(tmp_path),
-        "LEADVIBE_BASE_URL": f"http://127.0.0.1:{server.effective_port}",  # type: ignore[union-attr]
         "LEADVIBE_TOKEN": "kbn_pat_demo",
         "LEADVIBE_MAX_EXAMPLES": "3",
         "LEADVIBE_RATE_LIMIT": "1000",
         "LEADVIBE_CONCURRENCY": "1",  # the tests run in this very process, with the mock blocked
     }
-    try:
+    with serving(correct().app, threads=2) as base_url:
         result = subprocess.run(
             [sys.executable, "-c", program, str(tmp_path)],
-            env=env,
+            env={**env, "LEADVIBE_BASE_URL": base_url},
             capture_output=True,
             text=True,
             timeout=300,
             check=False,
             cwd=Path(__file__).resolve().parents[1],
         )
-    finally:
-        server.close()
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert " passed" in result.stdout
 

@@ -8,19 +8,17 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from waitress.server import create_server
 
 from tests.gate.variants import VARIANTS, Variant, correct, rewrite_leads
-from tests.helpers import served_port
-from tests.running import Proxy, free_port
+from tests.running import Proxy, free_port, serving
 
 pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
 
@@ -32,17 +30,8 @@ VERDICT = "X-Contract-Verdict"
 @pytest.fixture
 def serve() -> Iterator[Callable[[Variant], str]]:
     """Serves a variant of the mock with waitress in a thread; its base URL."""
-    servers: list[Any] = []
-
-    def start(variant: Variant) -> str:
-        server = create_server(variant.app, host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{served_port(server)}"
-
-    yield start
-    for server in servers:
-        server.close()
+    with ExitStack() as servers:
+        yield lambda variant: servers.enter_context(serving(variant.app))
 
 
 def test_in_front_of_the_mock_everything_passes_unchanged_and_ok(
@@ -83,10 +72,8 @@ def test_credentials_and_cookies_reach_the_upstream_unchanged_and_nothing_else_i
         start_response("404 Not Found", [("Content-Type", "application/problem+json")])
         return [b'{"type": "/problems/not-found", "title": "Not Found", "status": 404, "detail": "x"}']
 
-    server = create_server(echo, host="127.0.0.1", port=0, threads=1)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
-        proxy = proxies(f"http://127.0.0.1:{served_port(server)}")
+    with serving(echo, threads=1) as base_url:
+        proxy = proxies(base_url)
         headers = {"Authorization": "Basic bHZfY2lfZGVtbzpsdl9jc19kZW1v", "Cookie": "activeOu=unit_emea; sid=s3cr3t"}
         answer = requests.get(f"{proxy.base}/lead/ld_9", headers=headers, timeout=10)
         assert answer.status_code == 404
@@ -98,8 +85,6 @@ def test_credentials_and_cookies_reach_the_upstream_unchanged_and_nothing_else_i
         assert "s3cr3t" not in output
         assert "bHZf" not in output
         assert "s3cr3t" not in proxy.journal.read_text(encoding="utf-8")
-    finally:
-        server.close()
 
 
 def test_a_request_the_api_does_not_accept_is_forwarded_and_named(

@@ -22,8 +22,7 @@ import pytest
 import requests
 
 from tests.gate.variants import correct
-from tests.helpers import served_port
-from tests.running import PROXY, Proxy, free_port
+from tests.running import PROXY, Proxy, free_port, serving
 
 pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
 
@@ -271,17 +270,11 @@ def test_one_date_the_upstreams(
 
 
 def test_the_mocks_preference_applied_is_not_drift(proxies: Callable[..., Proxy]) -> None:
-    from waitress.server import create_server
-
-    server = create_server(correct().app, host="127.0.0.1", port=0, threads=2)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
-        proxy = proxies(f"http://127.0.0.1:{served_port(server)}")
+    with serving(correct().app, threads=2) as base_url:
+        proxy = proxies(base_url)
         for prefer in ("dynamic=true", "code=404", "code=200, example=ld_123"):
             answer = requests.get(f"{proxy.base}/lead/ld_123", headers={**AUTH, "Prefer": prefer}, timeout=10)
             assert "Preference-Applied" in answer.headers
             assert answer.headers[VERDICT] == "ok", (prefer, proxy.entries()[-1])
         unasked = requests.get(f"{proxy.base}/lead/ld_123", headers=AUTH, timeout=10)
         assert unasked.headers[VERDICT] == "ok"
-    finally:
-        server.close()

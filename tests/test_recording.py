@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from waitress.server import create_server
 
 from contracts.client import HttpClient, TokenNames
 from contracts.replay import judge, replay
@@ -31,8 +30,7 @@ from mock_server.config import MockConfig
 from mock_server.leads.seed import load_seed
 from mock_server.proxy.recording import Redactor
 from tests.gate.variants import rewrite_leads
-from tests.helpers import served_port
-from tests.running import Proxy, running_mock
+from tests.running import Proxy, running_mock, serving
 
 pytestmark = pytest.mark.slow  # servers, processes or a browser: make test, not make test-fast
 
@@ -61,17 +59,8 @@ SCRIPT: list[tuple[str, str, dict[str, Any]]] = [
 @pytest.fixture
 def serve() -> Iterator[Callable[[Any], str]]:
     """Serves a WSGI app with waitress in a thread; its base URL."""
-    servers: list[Any] = []
-
-    def start(app: Any) -> str:
-        server = create_server(app, host="127.0.0.1", port=0, threads=4)
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{served_port(server)}"
-
-    yield start
-    for server in servers:
-        server.close()
+    with ExitStack() as servers:
+        yield lambda app: servers.enter_context(serving(app))
 
 
 @pytest.fixture

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from waitress.server import create_server
 
 from contracts.plugin import TargetPlugin
 from contracts.target import MOCK_OTHER_TOKENS, MOCK_TOKEN, Target
 from tests.gate.variants import LEGAL_VARIANTS, VARIANTS, Variant, Wsgi, correct
+from tests.running import serving
 
 pytestmark = pytest.mark.slow
 CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
@@ -98,25 +98,20 @@ def run_suite(plugin: TargetPlugin, tmp: Path, variant: Variant, select: tuple[s
 def run_live(tmp: Path, *, writes: bool, serve: Callable[[], Variant] = correct) -> Outcome:
     """The suite in live mode, over HTTP, against the correct mock (or a legal variant) served in a thread."""
     variant, recorder = serve(), Recorder()
-    server = create_server(recorder.wrap(variant.app), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    target = Target(
-        mode="live",
-        token=MOCK_TOKEN,
-        base_url=f"http://127.0.0.1:{server.effective_port}",  # type: ignore[union-attr]
-        other_tokens=MOCK_OTHER_TOKENS[:1] if writes else (),
-        allow_writes=writes,
-        max_examples=3,
-        rate_limit=1000,
-        wait_timeout=5,
-        shrink=False,
-        state_dir=tmp / "state",
-    )
-    try:
+    with serving(recorder.wrap(variant.app)) as base_url:
+        target = Target(
+            mode="live",
+            token=MOCK_TOKEN,
+            base_url=base_url,
+            other_tokens=MOCK_OTHER_TOKENS[:1] if writes else (),
+            allow_writes=writes,
+            max_examples=3,
+            rate_limit=1000,
+            wait_timeout=5,
+            shrink=False,
+            state_dir=tmp / "state",
+        )
         outcome = run_suite(TargetPlugin(target), tmp, variant)
-    finally:
-        server.close()
     return Outcome(outcome.code, outcome.failures, outcome.lead_count, tuple(recorder.requests))
 
 

@@ -18,9 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from waitress.server import create_server
-
 from tests.gate.variants import Variant, Wsgi, correct
+from tests.running import serving
 
 StartResponse = Callable[..., Any]
 
@@ -190,11 +189,5 @@ def _answer(
 def serve(faults: Faults) -> Iterator[tuple[str, FaultyTarget]]:
     """The correct mock behind `faults`, on a free port of 127.0.0.1: (base URL, the target)."""
     target = FaultyTarget(correct(), faults)
-    server = create_server(target, host="127.0.0.1", port=0, threads=8)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    target.base_url = f"http://127.0.0.1:{server.effective_port}"  # type: ignore[union-attr]
-    try:
+    with serving(target, threads=8) as target.base_url:
         yield target.base_url, target
-    finally:
-        server.close()
