@@ -8,9 +8,12 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 from mock_server.api.auth import Scope
 from tests.helpers import DEMO, DEMO_EMEA
@@ -116,6 +119,13 @@ def wait_for_ingests(target: FaultyTarget, ingests: int, timeout: float = 120) -
             return
         time.sleep(0.05)
     raise AssertionError("the run never ingested")
+
+
+def run_scenarios(scenarios: Mapping[str, Callable[[Path], Result]], tmp: pytest.TempPathFactory) -> dict[str, Result]:
+    """Every scenario, each in a folder of its own, three at a time (some mostly wait: rate, lag, latency)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(run, tmp.mktemp(name)) for name, run in scenarios.items()}
+        return {name: future.result() for name, future in futures.items()}
 
 
 # Each scenario runs the tests its property needs: the whole suite only where any test could raise the

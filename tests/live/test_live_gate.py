@@ -11,14 +11,25 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.live.faults import Faults, FaultyTarget
-from tests.live.runs import BASIC, BASIC_HEADER, EDGE, ONE, SCOPE, TOKEN, WRITERS, Result, gate, wait_for_ingests
+from tests.live.runs import (
+    BASIC,
+    BASIC_HEADER,
+    EDGE,
+    ONE,
+    SCOPE,
+    TOKEN,
+    WRITERS,
+    Result,
+    gate,
+    run_scenarios,
+    wait_for_ingests,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -68,9 +79,7 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
-    with ThreadPoolExecutor(max_workers=3) as pool:  # some scenarios mostly wait (rate, lag, latency)
-        futures = {name: pool.submit(run, tmp_path_factory.mktemp(name)) for name, run in SCENARIOS.items()}
-        return {name: future.result() for name, future in futures.items()}
+    return run_scenarios(SCENARIOS, tmp_path_factory)
 
 
 def test_a_lying_by_alias_never_gets_a_foreign_lead_written(results: dict[str, Result]) -> None:

@@ -9,7 +9,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from werkzeug.test import Client
 from mock_server.leads.errors import AliasNotFound
 from mock_server.leads.store import LeadStore
 from tests.live.faults import Faults, FaultyTarget
-from tests.live.runs import ONE, SCOPE, TOKEN, WRITERS, WRITES, Result, gate, launch, wait_for_ingests
+from tests.live.runs import ONE, SCOPE, TOKEN, WRITERS, WRITES, Result, gate, launch, run_scenarios, wait_for_ingests
 
 pytestmark = pytest.mark.slow
 
@@ -82,9 +81,7 @@ SCENARIOS: dict[str, Callable[[Path], Result]] = {
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Result]:
-    with ThreadPoolExecutor(max_workers=3) as pool:  # some scenarios mostly wait (rate, lag, latency)
-        futures = {name: pool.submit(run, tmp_path_factory.mktemp(name)) for name, run in SCENARIOS.items()}
-        return {name: future.result() for name, future in futures.items()}
+    return run_scenarios(SCENARIOS, tmp_path_factory)
 
 
 def test_a_slow_network_gets_a_few_requests_in_flight_within_the_rate(results: dict[str, Result]) -> None:
